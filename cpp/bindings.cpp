@@ -1,0 +1,151 @@
+// Python bindings of the sampler core (module seqmaxent._core).
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include "plan.hpp"
+#include "runtime.hpp"
+#include "sampler.hpp"
+
+namespace py = pybind11;
+using namespace seqmaxent;
+
+namespace {
+
+using FloatArray = py::array_t<float, py::array::c_style | py::array::forcecast>;
+
+std::vector<float> to_vector(const FloatArray& a) { return std::vector<float>(a.data(), a.data() + a.size()); }
+
+}  // namespace
+
+PYBIND11_MODULE(_core, m) {
+  m.doc() = "seqmaxent sampler core (C++, OpenMP, ONNX Runtime)";
+  py::register_exception<Cancelled>(m, "Cancelled");
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const Ort::Exception& e) {
+      PyErr_SetString(PyExc_RuntimeError, (std::string("ONNX Runtime: ") + e.what()).c_str());
+    }
+  });
+
+  m.def("load_runtime", &load_runtime, py::arg("library_path"), "dlopen the ONNX Runtime shared library");
+  m.def("runtime_loaded", &runtime_loaded);
+  m.def("runtime_version", &runtime_version);
+  m.def("available_providers", &available_providers);
+  m.def("ort_api_version", [] { return ORT_API_VERSION; }, "ONNX Runtime C API version the core was built for");
+
+  py::class_<ConvLayer>(m, "ConvLayer")
+      .def(py::init([](const FloatArray& weight, const FloatArray& bias, int stride, int dilation, int pad_left,
+                       int out_length, std::vector<int64_t> tensor_shape) {
+             if (weight.ndim() != 3 || weight.shape(1) != kBases)
+               throw std::invalid_argument("conv weight must have shape (out_channels, 4, width)");
+             ConvLayer c;
+             c.out_channels = int(weight.shape(0));
+             c.width = int(weight.shape(2));
+             c.stride = stride, c.dilation = dilation, c.pad_left = pad_left, c.out_length = out_length;
+             c.weight = to_vector(weight);
+             c.bias = to_vector(bias);
+             c.tensor_shape = std::move(tensor_shape);
+             return c;
+           }),
+           py::arg("weight"), py::arg("bias"), py::arg("stride"), py::arg("dilation"), py::arg("pad_left"),
+           py::arg("out_length"), py::arg("tensor_shape"))
+      .def_readonly("out_channels", &ConvLayer::out_channels)
+      .def_readonly("width", &ConvLayer::width)
+      .def_readonly("out_length", &ConvLayer::out_length);
+
+  py::class_<DenseLayer>(m, "DenseLayer")
+      .def(py::init([](const FloatArray& weight, const FloatArray& bias, const std::string& input_activation,
+                       const std::string& activation) {
+             if (weight.ndim() != 2) throw std::invalid_argument("dense weight must have shape (out, in)");
+             DenseLayer d;
+             d.out_features = int(weight.shape(0));
+             d.weight = to_vector(weight);
+             d.bias = to_vector(bias);
+             d.input_activation = activation_from_name(input_activation);
+             d.activation = activation_from_name(activation);
+             return d;
+           }),
+           py::arg("weight"), py::arg("bias"), py::arg("input_activation"), py::arg("activation"))
+      .def_readonly("out_features", &DenseLayer::out_features);
+
+  py::class_<Plan>(m, "Plan")
+      .def(py::init([](int length, int phi_dim, std::vector<int64_t> input_shape, int64_t position_stride,
+                       int64_t base_stride, const py::bytes& phi_model,
+                       std::optional<ConvLayer> conv, std::optional<DenseLayer> dense, const py::bytes& tail_model) {
+             Plan p;
+             p.length = length, p.phi_dim = phi_dim;
+             p.input.shape = std::move(input_shape);
+             p.input.position_stride = position_stride, p.input.base_stride = base_stride;
+             p.phi_model = phi_model;
+             p.conv = std::move(conv);
+             p.dense = std::move(dense);
+             p.tail_model = tail_model;
+             p.validate();
+             return p;
+           }),
+           py::arg("length"), py::arg("phi_dim"), py::arg("input_shape"), py::arg("position_stride"),
+           py::arg("base_stride"), py::arg("phi_model"), py::arg("conv") = py::none(),
+           py::arg("dense") = py::none(), py::arg("tail_model") = py::bytes())
+      .def_readonly("length", &Plan::length)
+      .def_readonly("phi_dim", &Plan::phi_dim)
+      .def(
+          "save", [](const Plan& p, const FloatArray& scale, const std::string& dir) { save_plan({p, to_vector(scale)}, dir); },
+          py::arg("scale"), py::arg("folder"), "Write the plan folder that the seqmaxent-bench binary reads");
+
+  py::class_<Engine>(m, "Engine")
+      .def(py::init([](const Plan& plan, const std::string& provider, int threads, bool incremental) {
+             return new Engine(plan, provider_from_name(provider), threads, incremental);
+           }),
+           py::arg("plan"), py::arg("provider") = "cpu", py::arg("threads") = 1, py::arg("incremental") = true)
+      .def_property_readonly("threads", &Engine::threads)
+      .def_property_readonly("incremental", &Engine::incremental)
+      .def_property_readonly("path", &Engine::path)
+      .def(
+          "phi",
+          [](Engine& engine, py::array_t<uint8_t, py::array::c_style | py::array::forcecast> codes) {
+            if (codes.ndim() != 2 || codes.shape(1) != engine.plan().length)
+              throw std::invalid_argument("codes must have shape (n, length)");
+            py::array_t<float> phi({codes.shape(0), py::ssize_t(engine.plan().phi_dim)});
+            {
+              py::gil_scoped_release release;
+              Sampler(engine).run_phi(codes.data(), codes.shape(0), phi.mutable_data());
+            }
+            return phi;
+          },
+          py::arg("codes"), "Phi of each sequence (n, length) of base codes, as the sampler computes it");
+
+  py::class_<Sampler>(m, "Sampler")
+      .def(py::init<Engine&>(), py::keep_alive<1, 2>(), py::arg("engine"))
+      .def(
+          "run",
+          [](Sampler& s, py::array_t<uint8_t, py::array::c_style | py::array::forcecast> x0, double beta, double mu,
+             std::array<bool, kBases> constrained, const FloatArray& scale, int chains, int steps, int period, int burn_in, uint64_t seed,
+             int refresh, py::array_t<float> phi0_out) {
+            SamplerConfig c;
+            c.beta = beta, c.mu = mu, c.chains = chains, c.steps = steps, c.period = period;
+            c.burn_in = burn_in, c.seed = seed, c.refresh = refresh;
+            for (int b = 0; b < kBases; ++b) c.constrained[b] = constrained[b];
+            c.scale = to_vector(scale);
+            c.validate(s.engine().plan().phi_dim);
+            if (x0.ndim() != 2) throw std::invalid_argument("x0 must have shape (inputs, length)");
+            const py::ssize_t n = x0.shape(0), L = x0.shape(1);
+            py::array_t<uint8_t> samples({n, py::ssize_t(chains), py::ssize_t(c.kept()), L});
+            py::array_t<float> distances({n, py::ssize_t(chains), py::ssize_t(c.kept())});
+            py::array_t<int64_t> accepted({n, py::ssize_t(chains)});
+            if (phi0_out.ndim() != 2 || phi0_out.shape(0) != n) throw std::invalid_argument("phi0 buffer shape");
+            SampleOutputs out{samples.mutable_data(), distances.mutable_data(), accepted.mutable_data(),
+                              phi0_out.mutable_data()};
+            {
+              py::gil_scoped_release release;
+              s.run(x0.data(), n, c, out);
+            }
+            return py::make_tuple(samples, distances, accepted);
+          },
+          py::arg("x0"), py::arg("beta"), py::arg("mu"), py::arg("constrained"), py::arg("scale"), py::arg("chains"), py::arg("steps"),
+          py::arg("period"), py::arg("burn_in"), py::arg("seed"), py::arg("refresh"), py::arg("phi0"))
+      .def_property_readonly("done", &Sampler::done)
+      .def_property_readonly("total", &Sampler::total)
+      .def("cancel", &Sampler::cancel);
+}

@@ -1,0 +1,60 @@
+"""What a sampling run returns, with per-position summaries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .sequences import decode
+
+
+@dataclass(frozen=True)
+class Result:
+    """Samples of the MaxEnt distribution for each input sequence.
+
+    Base codes index `alphabet`. Samples are ordered chain by chain: sample ``c * per_chain + k``
+    is the k-th kept state of chain c.
+    """
+
+    samples: np.ndarray  # uint8 (inputs, chains * steps // period, L)
+    x0: np.ndarray  # uint8 (inputs, L)
+    distances: np.ndarray  # float32 (inputs, samples): d of each sample
+    acceptance: np.ndarray  # float64 (inputs, chains): accepted fraction of proposals
+    outputs: np.ndarray  # float32 (inputs, n_outputs): the network's outputs for x0
+    phi0: np.ndarray  # float32 (inputs, phi_dim)
+    alphabet: str
+    params: dict = field(default_factory=dict)
+    names: list[str] | None = None
+
+    @property
+    def n_inputs(self) -> int:
+        return self.samples.shape[0]
+
+    @property
+    def length(self) -> int:
+        return self.samples.shape[2]
+
+    def marginals(self) -> np.ndarray:
+        """Base frequencies (inputs, L, 4) at each position over the samples."""
+        counts = np.stack([(self.samples == b).sum(axis=1) for b in range(4)], axis=-1)
+        return counts / self.samples.shape[1]
+
+    def entropy(self) -> np.ndarray:
+        """Shannon entropy (inputs, L) in bits of each position's marginal: 2 = free, 0 = fixed."""
+        p = self.marginals()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            terms = np.where(p > 0, -p * np.log2(p), 0.0)
+        return terms.sum(axis=-1)
+
+    def sequences(self, i: int = 0) -> list[str]:
+        """The samples of input i as strings."""
+        return decode(self.samples[i], self.alphabet)
+
+    def __repr__(self) -> str:
+        n, s, L = self.samples.shape
+        return (
+            f"<seqmaxent.Result: {n} input(s) x {s} samples x {L} bp, "
+            f"beta={self.params.get('beta')}, mu={self.params.get('mu')}, "
+            f"mean acceptance {self.acceptance.mean():.3f}>"
+        )

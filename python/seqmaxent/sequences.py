@@ -1,0 +1,93 @@
+"""DNA sequences to base codes and back. A code indexes the model's alphabet (its one-hot channels)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from .errors import SequenceError
+
+DEFAULT_ALPHABET = "ACGT"
+
+
+def check_alphabet(alphabet: str) -> str:
+    """The alphabet in upper case; it must be a permutation of ACGT."""
+    a = str(alphabet).upper()
+    if sorted(a) != sorted("ACGT"):
+        raise ValueError(f"alphabet must order the four bases A, C, G, T (e.g. 'ACGT' or 'GCAT'), not {alphabet!r}")
+    return a
+
+
+def _lookup(alphabet: str) -> np.ndarray:
+    table = np.full(256, 255, dtype=np.uint8)
+    for code, base in enumerate(alphabet):
+        table[ord(base)] = table[ord(base.lower())] = code
+    return table
+
+
+def _name(names: Sequence[str] | None, i: int) -> str:
+    return f"sequence {names[i]!r} (#{i + 1})" if names is not None else f"sequence #{i + 1}"
+
+
+def encode(
+    sequences: Sequence[str],
+    alphabet: str = DEFAULT_ALPHABET,
+    length: int | None = None,
+    names: Sequence[str] | None = None,
+) -> np.ndarray:
+    """Sequences (upper or lower case) to codes, shape (n, L). All must have one length, `length` if given."""
+    if isinstance(sequences, str):
+        sequences = [sequences]
+    if len(sequences) == 0:
+        raise SequenceError("no input sequences")
+    table = _lookup(check_alphabet(alphabet))
+    expected = length if length is not None else len(sequences[0])
+    codes = np.empty((len(sequences), expected), dtype=np.uint8)
+    for i, seq in enumerate(sequences):
+        if not isinstance(seq, str):
+            raise SequenceError(f"{_name(names, i)} is a {type(seq).__name__}, not a string")
+        if len(seq) != expected:
+            why = "the model's input length" if length is not None else "the length of the first sequence"
+            raise SequenceError(f"{_name(names, i)} has length {len(seq)}, expected {expected} ({why})")
+        raw = np.frombuffer(seq.encode("latin-1", errors="replace"), dtype=np.uint8)
+        row = table[raw]
+        bad = np.flatnonzero(row == 255)
+        if bad.size:
+            p = int(bad[0])
+            raise SequenceError(
+                f"{_name(names, i)} has {seq[p]!r} at position {p + 1} (1-based); only A, C, G, T are allowed"
+            )
+        codes[i] = row
+    return codes
+
+
+def from_onehot(onehot: np.ndarray, length: int | None = None) -> np.ndarray:
+    """One-hot array (n, L, 4) or (L, 4), channels in alphabet order, to codes (n, L)."""
+    x = np.asarray(onehot)
+    if x.ndim == 2:
+        x = x[None]
+    if x.ndim != 3 or x.shape[2] != 4:
+        raise SequenceError(f"one-hot input must have shape (n, L, 4) or (L, 4), not {x.shape}")
+    if x.shape[0] == 0:
+        raise SequenceError("no input sequences")
+    if length is not None and x.shape[1] != length:
+        raise SequenceError(f"one-hot sequences have length {x.shape[1]}, expected {length} (the model's input length)")
+    valid = np.all((x == 0) | (x == 1), axis=2) & (x.sum(axis=2) == 1)
+    if not valid.all():
+        i, p = (int(v[0]) for v in np.nonzero(~valid))
+        raise SequenceError(
+            f"sequence #{i + 1} is not one-hot at position {p + 1} (1-based): {x[i, p].tolist()}"
+        )
+    return x.argmax(axis=2).astype(np.uint8)
+
+
+def decode(codes: np.ndarray, alphabet: str = DEFAULT_ALPHABET) -> list[str]:
+    """Codes (n, L) to sequences."""
+    letters = np.frombuffer(check_alphabet(alphabet).encode(), dtype=np.uint8)
+    return [letters[row].tobytes().decode() for row in np.atleast_2d(codes)]
+
+
+def onehot(codes: np.ndarray) -> np.ndarray:
+    """Codes (n, L) to one-hot (n, L, 4) float32, channels in alphabet order."""
+    return np.eye(4, dtype=np.float32)[codes]

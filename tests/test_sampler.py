@@ -1,0 +1,105 @@
+"""Properties of the sampler: limits in beta, reproducibility, results, cancellation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import seqmaxent as sm
+from conftest import model_path
+
+SEQS = ["ACGTACGTTTGACCAGTACGGATC", "GGGGCCCCAAAATTTTACGTACGT"]
+
+
+@pytest.fixture(scope="module")
+def model() -> sm.Model:
+    return sm.Model(model_path("gemm_softmax_ncl"))
+
+
+@pytest.mark.parametrize("mu", [0.0, 0.8, -1.2])
+def test_beta_zero_gives_the_mu_background(model, mu):
+    res = sm.sample(model, SEQS, beta=0.0, mu=mu, chains=40, steps=4000, period=20, burn_in=400, seed=1)
+    gc = np.exp(mu) / (1 + np.exp(mu))
+    expected = np.array([(1 - gc) / 2, gc / 2, gc / 2, (1 - gc) / 2])  # A C G T
+    n = res.samples.shape[1]
+    sd = np.sqrt(expected * (1 - expected) / n)
+    # every position of every input, within 5 binomial SDs at a 4-fold effective-size loss
+    assert np.all(np.abs(res.marginals() - expected) < 5 * 2 * sd)
+    np.testing.assert_allclose(res.marginals().mean(axis=(0, 1)), expected, atol=0.01)
+    assert res.acceptance.min() > 0.2
+
+
+def test_gc_mu_matches_a_genome_fraction():
+    assert sm.gc_mu(0.5) == 0.0
+    assert np.isclose(np.exp(sm.gc_mu(0.38)) / (1 + np.exp(sm.gc_mu(0.38))), 0.38)
+    with pytest.raises(ValueError):
+        sm.gc_mu(1.0)
+
+
+@pytest.mark.parametrize("incremental", [True, False], ids=["incremental", "full"])
+def test_very_large_beta_keeps_x0(model, incremental):
+    res = sm.sample(model, SEQS, beta=1e7, chains=8, steps=2000, period=100, incremental=incremental)
+    x0 = sm.encode(SEQS)
+    assert (res.samples == x0[:, None, :]).all(axis=2).mean() > 0.99
+    assert res.distances.max() < 1e-5
+    assert res.entropy().max() < 0.2
+
+
+@pytest.mark.parametrize("incremental", [True, False], ids=["incremental", "full"])
+def test_same_seed_same_samples_for_any_thread_count(model, incremental):
+    kw = dict(beta=5.0, mu=0.3, chains=37, steps=500, period=50, seed=11, incremental=incremental)
+    one = sm.sample(model, SEQS, threads=1, **kw)
+    two = sm.sample(model, SEQS, threads=2, **kw)
+    np.testing.assert_array_equal(one.samples, two.samples)
+    np.testing.assert_array_equal(one.distances, two.distances)
+    np.testing.assert_array_equal(one.acceptance, two.acceptance)
+    other = sm.sample(model, SEQS, threads=2, **{**kw, "seed": 12})
+    assert not np.array_equal(one.samples, other.samples)
+
+
+def test_result_shapes_and_summaries(model):
+    res = sm.sample(model, SEQS, beta=3.0, chains=5, steps=600, period=30, burn_in=100, names=["a", "b"])
+    assert res.samples.shape == (2, 5 * 20, 24) and res.samples.dtype == np.uint8
+    assert res.distances.shape == (2, 100) and res.acceptance.shape == (2, 5)
+    assert res.outputs.shape == (2, 2) and res.phi0.shape == (2, model.phi_dim)
+    np.testing.assert_array_equal(res.x0, sm.encode(SEQS))
+    np.testing.assert_allclose(res.marginals().sum(axis=-1), 1.0)
+    h = res.entropy()
+    assert h.shape == (2, 24) and (h >= 0).all() and (h <= 2 + 1e-12).all()
+    assert ((res.acceptance >= 0) & (res.acceptance <= 1)).all()
+    assert len(res.sequences(1)) == 100 and res.names == ["a", "b"]
+    assert res.params["beta"] == 3.0 and res.params["model_sha256"] == model.sha256
+    assert "2 input(s)" in repr(res)
+
+
+def test_each_chain_starts_from_its_own_input(model):
+    """Chains are grouped by input: with x0 kept, input i's samples are all x0[i]."""
+    res = sm.sample(model, SEQS, beta=1e7, chains=3, steps=100, period=100)
+    assert res.sequences(0) == [SEQS[0]] * 3 and res.sequences(1) == [SEQS[1]] * 3
+
+
+def test_one_hot_input_equals_string_input(model):
+    x = np.eye(4, dtype=np.float32)[sm.encode(SEQS)]
+    a = sm.sample(model, SEQS, beta=2.0, chains=2, steps=200, period=100)
+    b = sm.sample(model, x, beta=2.0, chains=2, steps=200, period=100)
+    np.testing.assert_array_equal(a.samples, b.samples)
+
+
+def test_interrupt_cancels_and_leaves_the_interpreter_usable(model):
+    calls = []
+
+    def progress(done, total):
+        calls.append((done, total))
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        sm.sample(model, SEQS * 50, beta=1.0, chains=50, steps=100_000, period=100, progress=progress)
+    assert calls and calls[0][1] == 100 * 50 * 100_000
+    res = sm.sample(model, SEQS, beta=1.0, chains=2, steps=100, period=100)
+    assert res.samples.shape == (2, 2, 24)
+
+
+def test_progress_reaches_the_total(model):
+    seen = []
+    sm.sample(model, SEQS, beta=1.0, chains=4, steps=20_000, period=100, progress=lambda d, t: seen.append((d, t)))
+    assert seen and all(d <= t for d, t in seen)
