@@ -4,6 +4,10 @@
 #include <cstring>
 #include <stdexcept>
 
+#ifdef __AVX512F__
+#include <immintrin.h>
+#endif
+
 namespace seqmaxent {
 
 namespace {
@@ -11,6 +15,72 @@ namespace {
 constexpr int kOrtBlock = 16;       // chains per ONNX Runtime batch on the CPU
 constexpr int kGpuBlock = 2048;     // chains per batch on a GPU
 constexpr int kCoreBlockMax = 256;  // chains per block on the core-only path
+
+// 16 floats, one AVX-512 register (two AVX2 ones); unaligned loads and stores.
+typedef float vec16 __attribute__((vector_size(64), aligned(4)));
+constexpr int kLanes = 16;
+int round_up(int n, int m) { return (n + m - 1) / m * m; }
+
+// y[0, NV*16) += sum_q value[q] * rows[channel[q] * stride + (0, NV*16)], NV vectors in registers.
+template <int NV>
+void sparse_gemv(const float* __restrict value, const uint16_t* __restrict channel, int nnz,
+                 const float* __restrict rows, size_t stride, float* __restrict y) {
+  vec16 acc[NV];
+  for (int v = 0; v < NV; ++v) __builtin_memcpy(&acc[v], y + v * kLanes, sizeof(vec16));
+  for (int q = 0; q < nnz; ++q) {
+    const float* row = rows + channel[q] * stride;
+    const float a = value[q];
+    for (int v = 0; v < NV; ++v) {
+      vec16 w;
+      __builtin_memcpy(&w, row + v * kLanes, sizeof(vec16));
+      acc[v] += a * w;
+    }
+  }
+  for (int v = 0; v < NV; ++v) __builtin_memcpy(y + v * kLanes, &acc[v], sizeof(vec16));
+}
+
+// Packs the nonzero entries of d[0, n) to the front of d, their indices into index; returns their count.
+int compress_nonzero(float* __restrict d, uint16_t* __restrict index, int n) {
+  int nnz = 0, c = 0;
+#ifdef __AVX512F__
+  const __m512i lanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  for (; c + kLanes <= n; c += kLanes) {
+    const __m512 v = _mm512_loadu_ps(d + c);
+    const __mmask16 keep = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_NEQ_UQ);
+    const __m512i idx = _mm512_add_epi32(lanes, _mm512_set1_epi32(c));
+    _mm512_storeu_ps(d + nnz, _mm512_maskz_compress_ps(keep, v));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(index + nnz),
+                        _mm512_cvtepi32_epi16(_mm512_maskz_compress_epi32(keep, idx)));
+    nnz += __builtin_popcount(keep);
+  }
+#endif
+  for (; c < n; ++c) {
+    const float v = d[c];
+    d[nnz] = v;
+    index[nnz] = uint16_t(c);
+    nnz += (v != 0.f);
+  }
+  return nnz;
+}
+
+// The same for any width that is a multiple of 16, in passes of up to 8 vectors.
+void sparse_gemv(const float* value, const uint16_t* channel, int nnz, const float* rows, size_t stride, float* y,
+                 int width) {
+  for (int k = 0; k < width; k += 8 * kLanes) {
+    const float* r = rows + k;
+    float* out = y + k;
+    switch (std::min(8, (width - k) / kLanes)) {
+      case 1: sparse_gemv<1>(value, channel, nnz, r, stride, out); break;
+      case 2: sparse_gemv<2>(value, channel, nnz, r, stride, out); break;
+      case 3: sparse_gemv<3>(value, channel, nnz, r, stride, out); break;
+      case 4: sparse_gemv<4>(value, channel, nnz, r, stride, out); break;
+      case 5: sparse_gemv<5>(value, channel, nnz, r, stride, out); break;
+      case 6: sparse_gemv<6>(value, channel, nnz, r, stride, out); break;
+      case 7: sparse_gemv<7>(value, channel, nnz, r, stride, out); break;
+      default: sparse_gemv<8>(value, channel, nnz, r, stride, out); break;
+    }
+  }
+}
 
 // One ONNX Runtime session run over caller-owned input and output buffers.
 class OrtCall {
@@ -208,10 +278,12 @@ class ConvTailBlock final : public BlockEvaluator {
 };
 
 // Conv and dense layer both in the core. Per proposal only the conv outputs covering the
-// mutated position change, and the dense pre-activation moves by their activation change
-// times the matching weight columns. Chains proposing the same position are processed
-// together so each weight column is read once per step for all of them; each chain's own
-// sums always run in the same order, so results do not depend on how chains are grouped.
+// mutated position change, and the dense pre-activation moves by their (sparse, after ReLU)
+// activation changes times the matching weight columns. A step's updates are ordered by conv
+// output position j, so each block of weights W[j] (C x H) is read once per step and shared by
+// every chain whose window covers j. Each chain's own sums always run in the same order (j,
+// then channel, ascending), so results do not depend on how chains are grouped into blocks.
+// Dense rows are padded to whole 16-float vectors (Hp >= H).
 class ConvDenseBlock final : public BlockEvaluator {
  public:
   ConvDenseBlock(const Plan& plan, const std::vector<float>& dense_t, int n)
@@ -220,26 +292,35 @@ class ConvDenseBlock final : public BlockEvaluator {
         C_(plan.conv->out_channels),
         Lout_(plan.conv->out_length),
         H_(plan.phi_dim),
+        Hp_(round_up(H_, kLanes)),
         conv_(*plan.conv, plan.length),
         max_taps_(conv_.max_taps()),
         dense_(*plan.dense),
         wt_(dense_t),
         z_(size_t(n) * Lout_ * C_),
-        h_(size_t(n) * H_),
+        h_(size_t(n) * Hp_),
         z_new_(size_t(n) * max_taps_ * C_),
         da_(size_t(n) * max_taps_ * C_),
-        h_new_(size_t(n) * H_),
+        channel_(size_t(n) * max_taps_ * C_),
+        nonzero_(size_t(n) * max_taps_),
+        h_new_(size_t(n) * Hp_),
         phi_(size_t(n) * H_),
-        order_(n),
-        count_(length_ + 1) {}
+        by_out_(size_t(n) * max_taps_),
+        first_(Lout_ + 1) {}
 
   const float* reset(const uint8_t* codes) override {
     for (int i = 0; i < n_; ++i) {
       float* z = z_.data() + size_t(i) * Lout_ * C_;
-      float* h = h_.data() + size_t(i) * H_;
+      float* h = h_.data() + size_t(i) * Hp_;
       conv_.compute(codes + size_t(i) * length_, z);
+      std::fill_n(h, Hp_, 0.f);
       std::copy(dense_.bias.begin(), dense_.bias.end(), h);
-      for (int jc = 0; jc < Lout_ * C_; ++jc) axpy(activate(dense_.input_activation, z[jc]), wt_.data() + size_t(jc) * H_, h);
+      // Same order as the updates: position j, then the channels with nonzero activation.
+      for (int j = 0; j < Lout_; ++j) {
+        for (int c = 0; c < C_; ++c) da_[c] = activate(dense_.input_activation, z[size_t(j) * C_ + c]);
+        const int nnz = compress_nonzero(da_.data(), channel_.data(), C_);
+        sparse_gemv(da_.data(), channel_.data(), nnz, wt_.data() + size_t(j) * C_ * Hp_, Hp_, h, Hp_);
+      }
       activate_out(i, h);
     }
     return phi_.data();
@@ -247,44 +328,47 @@ class ConvDenseBlock final : public BlockEvaluator {
 
   const float* propose(const Mutation* m) override {
     const Activation act = dense_.input_activation;
-    // Counting sort of the chains by proposed position.
-    std::fill(count_.begin(), count_.end(), 0);
-    for (int i = 0; i < n_; ++i) ++count_[m[i].position + 1];
-    for (int p = 0; p < length_; ++p) count_[p + 1] += count_[p];
-    for (int i = 0; i < n_; ++i) order_[count_[m[i].position]++] = i;
-    // New conv outputs and their activation changes, per chain.
+    std::fill(first_.begin(), first_.end(), 0);
+    // New conv outputs of each chain's window, their nonzero activation changes, and a count
+    // of (chain, window slot) entries per conv output position.
     for (int i = 0; i < n_; ++i) {
+      if (i + 8 < n_) prefetch_window(i + 8, m[i + 8].position);
       const float* z = z_.data() + size_t(i) * Lout_ * C_;
-      float* zn = z_new_.data() + size_t(i) * max_taps_ * C_;
-      float* da = da_.data() + size_t(i) * max_taps_ * C_;
-      for (auto* tp = conv_.taps_begin(m[i].position); tp != conv_.taps_end(m[i].position); ++tp, zn += C_, da += C_) {
+      int slot = 0;
+      for (auto* tp = conv_.taps_begin(m[i].position); tp != conv_.taps_end(m[i].position); ++tp, ++slot) {
+        const size_t base = (size_t(i) * max_taps_ + slot) * C_;
         const float* dw = conv_.delta(tp->tap, m[i].from, m[i].to);
         const float* zo = z + size_t(tp->out) * C_;
+        float* zn = z_new_.data() + base;
+        float* da = da_.data() + base;
+        uint16_t* ch = channel_.data() + base;
+#pragma omp simd
         for (int c = 0; c < C_; ++c) {
           zn[c] = zo[c] + dw[c];
           da[c] = activate(act, zn[c]) - activate(act, zo[c]);
         }
+        nonzero_[size_t(i) * max_taps_ + slot] = compress_nonzero(da, ch, C_);
+        ++first_[tp->out + 1];
       }
-      std::copy_n(h_.data() + size_t(i) * H_, H_, h_new_.data() + size_t(i) * H_);
+      std::copy_n(h_.data() + size_t(i) * Hp_, Hp_, h_new_.data() + size_t(i) * Hp_);
     }
-    // Dense update, one group of chains with the same position at a time.
-    for (int g = 0; g < n_;) {
-      const int p = m[order_[g]].position;
-      int end = g;
-      while (end < n_ && m[order_[end]].position == p) ++end;
-      int k = 0;
-      for (auto* tp = conv_.taps_begin(p); tp != conv_.taps_end(p); ++tp, ++k)
-        for (int c = 0; c < C_; ++c) {
-          const float* w = wt_.data() + (size_t(tp->out) * C_ + c) * H_;
-          for (int q = g; q < end; ++q) {
-            const int i = order_[q];
-            const float da = da_[(size_t(i) * max_taps_ + k) * C_ + c];
-            if (da != 0.f) axpy(da, w, h_new_.data() + size_t(i) * H_);
-          }
-        }
-      g = end;
+    for (int j = 0; j < Lout_; ++j) first_[j + 1] += first_[j];
+    for (int i = 0; i < n_; ++i) {
+      int slot = 0;
+      for (auto* tp = conv_.taps_begin(m[i].position); tp != conv_.taps_end(m[i].position); ++tp, ++slot)
+        by_out_[first_[tp->out]++] = i * max_taps_ + slot;
     }
-    for (int i = 0; i < n_; ++i) activate_out(i, h_new_.data() + size_t(i) * H_);
+    // Dense update, one conv output position j at a time (first_[j] is now the end of bucket j).
+    for (int j = 0, begin = 0; j < Lout_; begin = first_[j++]) {
+      const float* wj = wt_.data() + size_t(j) * C_ * Hp_;
+      for (int e = begin; e < first_[j]; ++e) {
+        const int entry = by_out_[e];
+        const size_t base = size_t(entry) * C_;
+        sparse_gemv(da_.data() + base, channel_.data() + base, nonzero_[entry], wj, Hp_,
+                    h_new_.data() + size_t(entry / max_taps_) * Hp_, Hp_);
+      }
+    }
+    for (int i = 0; i < n_; ++i) activate_out(i, h_new_.data() + size_t(i) * Hp_);
     return phi_.data();
   }
 
@@ -295,37 +379,45 @@ class ConvDenseBlock final : public BlockEvaluator {
       const float* zn = z_new_.data() + size_t(i) * max_taps_ * C_;
       for (auto* tp = conv_.taps_begin(m[i].position); tp != conv_.taps_end(m[i].position); ++tp, zn += C_)
         std::copy_n(zn, C_, z + size_t(tp->out) * C_);
-      std::copy_n(h_new_.data() + size_t(i) * H_, H_, h_.data() + size_t(i) * H_);
+      std::copy_n(h_new_.data() + size_t(i) * Hp_, Hp_, h_.data() + size_t(i) * Hp_);
     }
   }
 
  private:
-  void axpy(float a, const float* __restrict w, float* __restrict y) const {
-#pragma omp simd
-    for (int k = 0; k < H_; ++k) y[k] += a * w[k];
+  // Bring a chain's conv outputs around position p towards the cache before they are needed.
+  void prefetch_window(int i, int p) const {
+    if (conv_.taps_begin(p) == conv_.taps_end(p)) return;
+    const int j0 = std::min(conv_.taps_begin(p)->out, (conv_.taps_end(p) - 1)->out);
+    const int j1 = std::max(conv_.taps_begin(p)->out, (conv_.taps_end(p) - 1)->out);
+    const char* a = reinterpret_cast<const char*>(z_.data() + (size_t(i) * Lout_ + j0) * C_);
+    const char* b = reinterpret_cast<const char*>(z_.data() + (size_t(i) * Lout_ + j1 + 1) * C_);
+    for (; a < b; a += 64) __builtin_prefetch(a);
   }
   void activate_out(int i, const float* h) {
     float* phi = phi_.data() + size_t(i) * H_;
     for (int k = 0; k < H_; ++k) phi[k] = activate(dense_.activation, h[k]);
   }
 
-  int n_, length_, C_, Lout_, H_;
+  int n_, length_, C_, Lout_, H_, Hp_;
   ConvUpdates conv_;
   int max_taps_;
   const DenseLayer& dense_;
-  const std::vector<float>& wt_;  // dense weight as (out_length, C, H)
-  std::vector<float> z_, h_, z_new_, da_, h_new_, phi_;
-  std::vector<int> order_, count_;
+  const std::vector<float>& wt_;  // dense weight as (out_length, C, Hp), zero-padded
+  std::vector<float> z_, h_, z_new_, da_;
+  std::vector<uint16_t> channel_;  // channel of each nonzero activation change
+  std::vector<int> nonzero_;       // nonzero changes per (chain, window slot)
+  std::vector<float> h_new_, phi_;
+  std::vector<int> by_out_, first_;  // (chain, slot) entries bucketed by conv output position
 };
 
-// Dense weight (H, C * Lout) with flatten index c * Lout + j, as (Lout, C, H).
+// Dense weight (H, C * Lout) with flatten index c * Lout + j, as (Lout, C, Hp), rows zero-padded.
 std::vector<float> transpose_dense(const Plan& plan) {
-  const int H = plan.phi_dim, C = plan.conv->out_channels, Lout = plan.conv->out_length;
-  std::vector<float> t(size_t(H) * C * Lout);
+  const int H = plan.phi_dim, Hp = round_up(H, kLanes), C = plan.conv->out_channels, Lout = plan.conv->out_length;
+  std::vector<float> t(size_t(Hp) * C * Lout, 0.f);
   for (int k = 0; k < H; ++k)
     for (int c = 0; c < C; ++c)
       for (int j = 0; j < Lout; ++j)
-        t[(size_t(j) * C + c) * H + k] = plan.dense->weight[size_t(k) * C * Lout + size_t(c) * Lout + j];
+        t[(size_t(j) * C + c) * Hp + k] = plan.dense->weight[size_t(k) * C * Lout + size_t(c) * Lout + j];
   return t;
 }
 
