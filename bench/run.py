@@ -1,0 +1,127 @@
+"""Proposals per second of seqmaxent against plain PyTorch and onnxruntime-Python samplers.
+
+    python bench/run.py [--networks ctcf basset] [--threads 1 2] [--chains 500] [--out bench/results]
+
+Each measurement runs in its own process (clean thread settings, its own peak memory). Writes
+results.json and results.md in --out. Needs PyTorch (pip install 'seqmaxent[torch]').
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+PEAK_GFLOPS_PER_CORE = 114.0  # fp32 FMA peak of one Zen 4 core at ~3.5 GHz (228 GFLOP/s on 2 cores)
+METHODS = ["seqmaxent", "seqmaxent-full", "seqmaxent-bench", "pytorch", "onnxruntime-python"]
+# steps per measurement: enough for a few seconds each
+STEPS = {("ctcf", "fast"): 2000, ("ctcf", "full"): 100, ("basset", "fast"): 40, ("basset", "full"): 8}
+
+
+def measure(method: str, network: str, threads: int, chains: int, beta: float, cache: Path) -> dict:
+    """One measurement, in this process."""
+    import networks
+    import reference
+
+    import seqmaxent as sm
+
+    net, length, onnx_path = networks.build(network, cache)
+    x0 = np.random.default_rng(1).integers(0, 4, length).astype(np.uint8)
+    model = sm.Model(onnx_path, layout="NCL")
+    scale = model.scale((1, 0))
+    fast = method in ("seqmaxent", "seqmaxent-bench")
+    steps = STEPS[(network, "fast" if fast else "full")]
+    result = dict(method=method, network=network, threads=threads, chains=chains, steps=steps)
+    if method in ("seqmaxent", "seqmaxent-full"):
+        kw = dict(beta=beta, chains=chains, steps=steps, period=steps, threads=threads, incremental=fast)
+        sm.sample(model, sm.decode(x0[None]), **{**kw, "steps": 10, "period": 10})  # build engine, warm up
+        start = time.perf_counter()
+        res = sm.sample(model, sm.decode(x0[None]), **kw)
+        result["proposals_per_s"] = chains * steps / (time.perf_counter() - start)
+        result["acceptance"] = float(res.acceptance.mean())
+        result["path"] = res.params["evaluation"]
+    elif method == "seqmaxent-bench":
+        plan = cache / f"{network}-plan"
+        model.save_plan(plan, units=(1, 0))
+        binary = shutil.which("seqmaxent-bench") or str(Path(sys.executable).parent / "seqmaxent-bench")
+        out = subprocess.run([binary, "--plan", str(plan), "--ort", sm.runtime.library_path(), "--chains", str(chains),
+                              "--steps", str(steps), "--threads", str(threads), "--beta", str(beta)],
+                             check=True, capture_output=True, text=True)
+        result.update(json.loads(out.stdout))
+    elif method == "pytorch":
+        result["proposals_per_s"] = reference.torch_sampler(networks.phi_net(net), x0, scale, beta, chains, steps, threads)
+    elif method == "onnxruntime-python":
+        result["proposals_per_s"] = reference.onnxruntime_sampler(
+            model._phi_model.SerializeToString(), x0, scale, beta, chains, steps, threads)
+    result["flops_per_proposal"] = networks.proposal_flops(net, length, fast)
+    result["peak_fraction"] = result["proposals_per_s"] * result["flops_per_proposal"] / (PEAK_GFLOPS_PER_CORE * 1e9 * threads)
+    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    if method == "seqmaxent-bench":
+        result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return result
+
+
+def table(rows: list[dict]) -> str:
+    lines = ["| network | method | threads | proposals/s | vs PyTorch | FLOPs/proposal | % fp32 peak | peak RSS (MB) |",
+             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    base = {(r["network"], r["threads"]): r["proposals_per_s"] for r in rows if r["method"] == "pytorch"}
+    for r in rows:
+        ref = base.get((r["network"], r["threads"]))
+        lines.append(
+            f"| {r['network']} | {r['method']} | {r['threads']} | {r['proposals_per_s']:,.0f} | "
+            f"{r['proposals_per_s'] / ref:.1f}x | {r['flops_per_proposal'] / 1e6:.2f} M | "
+            f"{100 * r['peak_fraction']:.1f} | {r['peak_rss_mb']:.0f} |" if ref else
+            f"| {r['network']} | {r['method']} | {r['threads']} | {r['proposals_per_s']:,.0f} | - | "
+            f"{r['flops_per_proposal'] / 1e6:.2f} M | {100 * r['peak_fraction']:.1f} | {r['peak_rss_mb']:.0f} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--networks", nargs="+", default=["ctcf", "basset"], choices=["ctcf", "basset"])
+    p.add_argument("--methods", nargs="+", default=METHODS, choices=METHODS)
+    p.add_argument("--threads", nargs="+", type=int, default=[1, 2])
+    p.add_argument("--chains", type=int, default=500)
+    p.add_argument("--beta", type=float, default=400.0)
+    p.add_argument("--out", type=Path, default=HERE / "results")
+    p.add_argument("--one", nargs=3, metavar=("METHOD", "NETWORK", "THREADS"), help=argparse.SUPPRESS)
+    args = p.parse_args()
+    cache = args.out / "models"
+    if args.one:
+        method, network, threads = args.one
+        os.environ["OMP_NUM_THREADS"] = threads
+        print(json.dumps(measure(method, network, int(threads), args.chains, args.beta, cache)))
+        return
+    rows = []
+    for network in args.networks:
+        for threads in args.threads:
+            for method in args.methods:
+                out = subprocess.run([sys.executable, __file__, "--one", method, network, str(threads), "--chains",
+                                      str(args.chains), "--beta", str(args.beta), "--out", str(args.out)],
+                                     capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": str(threads)})
+                if out.returncode:
+                    print(out.stderr, file=sys.stderr)
+                    raise SystemExit(f"{method} on {network} failed")
+                rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
+                r = rows[-1]
+                print(f"{network:7s} {method:19s} {threads} threads: {r['proposals_per_s']:12,.0f} proposals/s", flush=True)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "results.json").write_text(json.dumps(rows, indent=1))
+    (args.out / "results.md").write_text(table(rows) + "\n")
+    print(table(rows))
+
+
+if __name__ == "__main__":
+    main()
