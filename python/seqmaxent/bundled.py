@@ -1,0 +1,23 @@
+"""The network and sequences bundled with seqmaxent for examples and the demo.
+
+ctcf.onnx: the paper's CTCF architecture trained on the Zeng et al. 2016 CTCF ChIP-seq data
+(examples/train_ctcf.py). ctcf_examples.fa: JASPAR MA0139 CTCF sites planted into random
+background (examples/make_ctcf_examples.py).
+"""
+
+from __future__ import annotations
+
+from importlib.resources import files
+from pathlib import Path
+
+from .fasta import read_fasta
+
+
+def ctcf_model_path() -> Path:
+    return Path(str(files(__package__) / "data" / "ctcf.onnx"))
+
+
+def ctcf_examples() -> tuple[list[str], list[str]]:
+    """Names and sequences of the bundled CTCF examples."""
+    records = list(read_fasta(Path(str(files(__package__) / "data" / "ctcf_examples.fa"))))
+    return [n for n, _ in records], [s for _, s in records]
