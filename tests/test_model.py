@@ -122,3 +122,31 @@ def test_plan_folder_round_trip(tmp_path):
     names = {p.name for p in (tmp_path / "plan").iterdir()}
     assert {"plan.txt", "phi.onnx", "scale.f32", "conv_weight.f32", "dense_weight.f32"} <= names
     np.testing.assert_array_equal(np.fromfile(tmp_path / "plan" / "scale.f32", np.float32), model.scale((1, 0)))
+
+
+def test_any_length_model_samples_each_length():
+    """A fully convolutional model takes any length; d still matches onnxruntime for each."""
+    model = sm.Model(model_path("any_length"))
+    assert model.length is None and "any" in str(model.info())
+    for length in (17, 40):
+        x0 = random_codes(2, length, seed=length)
+        res = sm.sample(model, sm.decode(x0), beta=2.0, chains=3, steps=400, period=100, seed=1)
+        assert res.samples.shape == (2, 12, length)
+        expected = np.linalg.norm(model.scale() * (model.phi(res.samples[1]) - model.phi(x0[1:2])), axis=1)
+        np.testing.assert_allclose(res.distances[1], expected, rtol=1e-4, atol=1e-5)
+    with pytest.raises(sm.SequenceError, match="the length of the first sequence"):
+        sm.sample(model, ["ACGTACGTAC", "ACGT"], beta=1.0, chains=1, steps=10, period=10)
+
+
+def test_fixed_batch_size_is_explained(tmp_path):
+    import onnx
+
+    proto = onnx.load(model_path("gemm_softmax_ncl"))
+    flatten = next(n for n in proto.graph.node if n.op_type == "Flatten")
+    shape = onnx.helper.make_tensor("fixed_shape", onnx.TensorProto.INT64, [2], [1, -1])
+    proto.graph.initializer.append(shape)
+    flatten.op_type, flatten.input[:] = "Reshape", [flatten.input[0], "fixed_shape"]
+    del flatten.attribute[:]
+    onnx.save(proto, tmp_path / "batch1.onnx")
+    with pytest.raises(sm.ModelError, match="fixed batch size"):
+        sm.Model(tmp_path / "batch1.onnx")

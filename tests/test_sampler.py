@@ -69,6 +69,7 @@ def test_result_shapes_and_summaries(model):
     assert ((res.acceptance >= 0) & (res.acceptance <= 1)).all()
     assert len(res.sequences(1)) == 100 and res.names == ["a", "b"]
     assert res.params["beta"] == 3.0 and res.params["model_sha256"] == model.sha256
+    assert res.params["units"] == (1, 0)
     assert "2 input(s)" in repr(res)
 
 

@@ -115,32 +115,42 @@ class Model:
     def __repr__(self) -> str:
         return f"<seqmaxent.Model\n{self.info()}\n>"
 
-    def scale(self, units: Units = None) -> np.ndarray:
-        """s: W[k] for one unit k, W[k1] - W[k2] for a pair; all ones when Phi was named off the head."""
+    def units(self, units: Units = None) -> tuple[int, ...] | None:
+        """The output unit(s) d is weighted by: (k,) or (k1, k2); defaults (0,) or (1, 0) for one or two outputs."""
         if self.head is None:
             if units is not None:
                 raise ModelError(f"{self.path}: units need the final linear layer, but Phi {self.phi_name!r} is not its input")
-            return np.ones(self.phi_dim, np.float32)
-        w = self.head.weight
-        n = w.shape[0]
+            return None
+        n = self.head.weight.shape[0]
         if units is None:
             if n > 2:
                 raise ValueError(f"the model has {n} output units: choose units=k or units=(k1, k2)")
-            units = (0,) if n == 1 else (1, 0)
+            return (0,) if n == 1 else (1, 0)
         units = (units,) if isinstance(units, (int, np.integer)) else tuple(units)
         if len(units) not in (1, 2) or any(not isinstance(u, (int, np.integer)) for u in units):
             raise ValueError(f"units must be an output index k or a pair (k1, k2), not {units!r}")
         bad = [u for u in units if not 0 <= u < n]
         if bad:
             raise ValueError(f"output unit {bad[0]} is out of range: the model has {n} output units (0..{n - 1})")
-        s = w[units[0]] if len(units) == 1 else w[units[0]] - w[units[1]]
+        return tuple(int(u) for u in units)
+
+    def scale(self, units: Units = None) -> np.ndarray:
+        """s: W[k] for one unit k, W[k1] - W[k2] for a pair; all ones when Phi was named off the head."""
+        chosen = self.units(units)
+        if chosen is None:
+            return np.ones(self.phi_dim, np.float32)
+        w = self.head.weight
+        s = w[chosen[0]] if len(chosen) == 1 else w[chosen[0]] - w[chosen[1]]
         return np.asarray(s, np.float32)
 
     # -- evaluation with onnxruntime's Python API (reference values, outputs for x0) -------
     def _session(self, which: str) -> ort.InferenceSession:
         if which not in self._sessions:
             model = self._phi_model if which == "phi" else self._full_model
-            self._sessions[which] = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+            options = ort.SessionOptions()
+            options.log_severity_level = 4  # errors reach the user as exceptions, not log lines
+            self._sessions[which] = ort.InferenceSession(model.SerializeToString(), options,
+                                                         providers=["CPUExecutionProvider"])
         return self._sessions[which]
 
     def _run(self, which: str, codes: np.ndarray) -> np.ndarray:
@@ -148,7 +158,11 @@ class Model:
         try:
             return self._session(which).run(None, {self.input_name: x})[0]
         except Exception as e:
-            raise ModelError(f"{self.path}: ONNX Runtime could not run the model on a batch of {len(x)}: {e}") from None
+            raise ModelError(
+                f"{self.path}: ONNX Runtime could not run the model on a batch of {len(x)} sequences of length "
+                f"{x.shape[2] if self.layout == 'NCL' else x.shape[-2]} (was it exported with a fixed batch size? "
+                f"export with a dynamic batch axis): {e}"
+            ) from None
 
     def phi(self, codes: np.ndarray) -> np.ndarray:
         """Phi (n, phi_dim) of base codes (n, L), by onnxruntime's Python API."""

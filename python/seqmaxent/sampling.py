@@ -130,7 +130,7 @@ def sample(
         refresh=int(refresh), phi0=phi0,
     )
     n, L = codes.shape
-    params = dict(beta=float(beta), mu=float(mu), units=units, constrained=str(constrained).upper(), chains=chains,
+    params = dict(beta=float(beta), mu=float(mu), units=model.units(units), constrained=str(constrained).upper(), chains=chains,
                   steps=steps, period=period, burn_in=burn_in, seed=seed, threads=threads, provider=provider,
                   evaluation=engine.path, model_sha256=model.sha256)
     return Result(

@@ -22,6 +22,13 @@ class ToChannels(nn.Module):
         return x.transpose(1, 2)
 
 
+class GlobalMax(nn.Module):
+    """Max over positions: the network takes any sequence length."""
+
+    def forward(self, x):
+        return x.amax(dim=2)
+
+
 class MatMulAdd(nn.Module):
     """A linear layer written as x @ W + b, which exports as MatMul + Add instead of Gemm."""
 
@@ -55,12 +62,13 @@ def calibrate(model: nn.Sequential, shape: tuple[int, ...]) -> None:
         x = layer(x)
 
 
-def export(name: str, model: nn.Module, shape: tuple[int, ...]) -> None:
+def export(name: str, model: nn.Module, shape: tuple[int, ...], any_length: bool = False) -> None:
     calibrate(model, shape)
     model.eval()
+    axes = {0: "batch", len(shape): "length"} if any_length else {0: "batch"}
     torch.onnx.export(
         model, torch.zeros(1, *shape), HERE / f"{name}.onnx", dynamo=False, input_names=["x"], output_names=["y"],
-        dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}}, opset_version=17,
+        dynamic_axes={"x": axes, "y": {0: "batch"}}, opset_version=17,
     )
 
 
@@ -80,6 +88,8 @@ def main() -> None:
     export("keras_n1lc", nn.Sequential(conv2d, nn.ReLU(), nn.Flatten(), nn.Linear(8 * (L - 4), 6), nn.ReLU(), nn.Linear(6, 2), nn.Softmax(-1)), (1, L, 4))
     # Conv followed by max pooling: the core updates the conv, ONNX Runtime runs the rest.
     export("conv_pool", nn.Sequential(nn.Conv1d(4, 8, 5, padding=2), nn.ReLU(), nn.MaxPool1d(4), nn.Flatten(), nn.Linear(8 * (L // 4), 6), nn.ReLU(), nn.Linear(6, 2)), (4, L))
+    # Fully convolutional with global max pooling: any sequence length.
+    export("any_length", nn.Sequential(nn.Conv1d(4, 8, 5), nn.ReLU(), GlobalMax(), nn.Linear(8, 6), nn.ReLU(), nn.Linear(6, 2)), (4, L), any_length=True)
     # No convolution at all: full evaluation by ONNX Runtime.
     export("mlp", nn.Sequential(nn.Flatten(), nn.Linear(4 * L, 10), nn.Tanh(), nn.Linear(10, 2), nn.Softmax(-1)), (L, 4))
     # No final linear layer to find (ends in a conv), so Phi must be named.
