@@ -128,7 +128,8 @@ class OnehotBlock final : public BlockEvaluator {
   const float* reset(const uint8_t* codes) override {
     std::fill(x_.begin(), x_.end(), 0.f);
     for (int i = 0; i < n_; ++i)
-      for (int p = 0; p < length_; ++p) at(i, p, codes[size_t(i) * length_ + p]) = 1.f;
+      for (int p = 0; p < length_; ++p)
+        if (codes[size_t(i) * length_ + p] != kUnknown) at(i, p, codes[size_t(i) * length_ + p]) = 1.f;
     call_.run();
     return phi_.data();
   }
@@ -201,7 +202,7 @@ class ConvUpdates {
       for (int c = 0; c < C; ++c) zj[c] = conv_.bias[c];
       for (int t = 0; t < conv_.width; ++t) {
         int p = j * conv_.stride - conv_.pad_left + t * conv_.dilation;
-        if (p < 0 || p >= length_) continue;
+        if (p < 0 || p >= length_ || codes[p] == kUnknown) continue;  // padding and N add nothing
         const int b = codes[p];
         for (int c = 0; c < C; ++c) zj[c] += weight(c, b, t);
       }

@@ -11,6 +11,7 @@
 namespace seqmaxent {
 
 constexpr int kBases = 4;
+constexpr uint8_t kUnknown = 4;  // code of N: an all-zero one-hot row, never mutated
 
 enum class Activation { identity, relu };
 

@@ -74,7 +74,14 @@ void Sampler::run(const uint8_t* x0, int64_t inputs, const SamplerConfig& config
   if (inputs < 1) throw std::invalid_argument("no input sequences");
   const int L = engine_.plan().length;
   for (int64_t i = 0; i < inputs * L; ++i)
-    if (x0[i] >= kBases) throw std::invalid_argument("base codes must be 0..3");
+    if (x0[i] > kUnknown) throw std::invalid_argument("base codes must be 0..3, or 4 for N");
+  // The positions each input's chains may mutate: all but its Ns.
+  mutable_.assign(inputs, {});
+  for (int64_t i = 0; i < inputs; ++i) {
+    for (int p = 0; p < L; ++p)
+      if (x0[i * L + p] != kUnknown) mutable_[i].push_back(p);
+    if (mutable_[i].empty()) throw std::invalid_argument("input " + std::to_string(i + 1) + " is all N");
+  }
   const int64_t chains = inputs * config.chains;
   stop_.store(false);
   done_.store(0);
@@ -95,6 +102,7 @@ void Sampler::run_block(int64_t first_chain, int n, int thread, const uint8_t* x
 
   std::vector<uint8_t> codes(size_t(n) * L);
   std::vector<const float*> phi0(n);
+  std::vector<const std::vector<int>*> positions(n);
   std::vector<ChainRng> rng(n);
   std::vector<double> d(n);
   std::vector<Mutation> m(n);
@@ -104,6 +112,7 @@ void Sampler::run_block(int64_t first_chain, int n, int thread, const uint8_t* x
     const int64_t input = (first_chain + i) / cfg.chains;
     std::copy_n(x0 + input * L, L, codes.data() + size_t(i) * L);
     phi0[i] = out.phi0 + input * P;
+    positions[i] = &mutable_[input];
     rng[i] = ChainRng(cfg.seed, uint64_t(first_chain + i));
   }
   auto set_distances = [&](const float* phi) {
@@ -115,7 +124,8 @@ void Sampler::run_block(int64_t first_chain, int n, int thread, const uint8_t* x
   for (int step = 0; step < total_steps; ++step) {
     for (int i = 0; i < n; ++i) {
       const uint64_t r = rng[i].next();
-      const int pos = int(ChainRng::below(uint32_t(r >> 32), uint32_t(L)));
+      const auto& where = *positions[i];
+      const int pos = where[ChainRng::below(uint32_t(r >> 32), uint32_t(where.size()))];
       const uint8_t from = codes[size_t(i) * L + pos];
       m[i] = {pos, from, uint8_t((from + 1 + ChainRng::below(uint32_t(r), 3)) & 3)};
     }

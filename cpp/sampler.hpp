@@ -38,7 +38,7 @@ class Sampler {
  public:
   explicit Sampler(Engine& engine) : engine_(engine) {}
   Engine& engine() const { return engine_; }
-  // Sample every input (x0: inputs x L codes). Thread-safe to call progress/cancel meanwhile.
+  // Sample every input (x0: inputs x L codes; code 4 = N, kept fixed). Thread-safe to call progress/cancel meanwhile.
   void run(const uint8_t* x0, int64_t inputs, const SamplerConfig& config, const SampleOutputs& out);
   // Phi of n sequences (n x L codes) into phi (n x P), as the chains see it.
   void run_phi(const uint8_t* codes, int64_t n, float* phi);
@@ -54,6 +54,7 @@ class Sampler {
   Engine& engine_;
   std::atomic<int64_t> done_{0}, total_{0};
   std::atomic<bool> stop_{false};
+  std::vector<std::vector<int>> mutable_;  // per input: positions that are not N
 };
 
 struct Cancelled : std::exception {

@@ -113,3 +113,12 @@ def test_cuda_without_onnxruntime_gpu_says_what_to_install(model):
         pytest.skip("onnxruntime-gpu is installed")
     with pytest.raises(RuntimeError, match="onnxruntime-gpu"):
         run(model, provider="cuda")
+
+
+def test_n_fails_by_default_and_says_how_to_freeze(model):
+    with pytest.raises(sm.SequenceError, match=r"has 'n' at position 3 .*on_n='freeze'"):
+        run(model, ["ACn" + SEQ[3:]])
+    with pytest.raises(ValueError, match="all N"):
+        run(model, ["N" * 24], on_n="freeze")
+    with pytest.raises(ValueError, match="on_n must be"):
+        run(model, [SEQ], on_n="drop")

@@ -104,3 +104,17 @@ def test_progress_reaches_the_total(model):
     seen = []
     sm.sample(model, SEQS, beta=1.0, chains=4, steps=20_000, period=100, progress=lambda d, t: seen.append((d, t)))
     assert seen and all(d <= t for d, t in seen)
+
+
+@pytest.mark.parametrize("incremental", [True, False], ids=["incremental", "full"])
+def test_frozen_n_positions_never_change(model, incremental):
+    seq = "ACGTNNACGTTTGACCAGTANNNN"
+    res = sm.sample(model, [seq, SEQS[0]], beta=0.0, chains=4, steps=2000, period=100, on_n="freeze",
+                    incremental=incremental)
+    n_pos = [i for i, b in enumerate(seq) if b == "N"]
+    assert all(s[i] == "N" for s in res.sequences(0) for i in n_pos)
+    assert res.entropy()[0, n_pos].max() == 0 and res.entropy()[0, 0] > 1.5  # other positions move freely
+    # Phi at x0 treats N as an all-zero one-hot row, as onnxruntime does
+    np.testing.assert_allclose(res.phi0[0], model.phi(sm.encode([seq], on_n="freeze"))[0], rtol=1e-5, atol=1e-6)
+    expected = np.linalg.norm(model.scale() * (model.phi(res.samples[0]) - res.phi0[0]), axis=1)
+    np.testing.assert_allclose(res.distances[0], expected, rtol=1e-4, atol=1e-5)

@@ -26,11 +26,11 @@ def default_threads() -> int:
         return os.cpu_count() or 1
 
 
-def to_codes(model: Model, sequences, names: Sequence[str] | None = None) -> np.ndarray:
+def to_codes(model: Model, sequences, names: Sequence[str] | None = None, on_n: str = "fail") -> np.ndarray:
     """Strings or a one-hot array (n, L, 4) / (L, 4) in alphabet order, as base codes (n, L)."""
     if isinstance(sequences, np.ndarray):
-        return from_onehot(sequences, model.length)
-    return encode(sequences, model.alphabet, model.length, names)
+        return from_onehot(sequences, model.length, on_n)
+    return encode(sequences, model.alphabet, model.length, names, on_n)
 
 
 def constrained_mask(constrained: str, alphabet: str) -> list[bool]:
@@ -91,6 +91,7 @@ def sample(
     incremental: bool = True,
     refresh: int = 1000,
     names: Sequence[str] | None = None,
+    on_n: str = "fail",
     progress: Progress | None = None,
 ) -> Result:
     """Metropolis sampling of P(x) ~ exp(-beta d(x) + mu N_C(x)) around each input sequence x0.
@@ -100,7 +101,9 @@ def sample(
     input starts at x0, runs `burn_in` + `steps` single-base proposals, and keeps its state every
     `period` steps. `incremental` lets the core update the first conv (and dense) layer per
     mutation instead of running the whole network; `refresh` is the number of steps between
-    exact recomputations of that cached state. `progress(done, total)` is called as it runs.
+    exact recomputations of that cached state. N in an input is an error, or with
+    ``on_n="freeze"`` a position that stays N (an all-zero one-hot row) and is never proposed.
+    `progress(done, total)` is called as it runs.
     """
     if not isinstance(model, Model):
         model = Model(model)
@@ -119,7 +122,7 @@ def sample(
     threads = default_threads() if threads is None else int(threads)
     if threads < 1:
         raise ValueError(f"threads must be at least 1, not {threads}")
-    codes = to_codes(model, sequences, names)
+    codes = to_codes(model, sequences, names, on_n)
     scale = model.scale(units)
     mask = constrained_mask(constrained, model.alphabet)
     engine = model.engine(codes.shape[1], provider, threads, incremental)
@@ -131,7 +134,7 @@ def sample(
     )
     n, L = codes.shape
     params = dict(beta=float(beta), mu=float(mu), units=model.units(units), constrained=str(constrained).upper(), chains=chains,
-                  steps=steps, period=period, burn_in=burn_in, seed=seed, threads=threads, provider=provider,
+                  steps=steps, period=period, burn_in=burn_in, seed=seed, threads=threads, provider=provider, on_n=on_n,
                   evaluation=engine.path, model_sha256=model.sha256)
     return Result(
         samples=samples.reshape(n, -1, L),

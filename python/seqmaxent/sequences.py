@@ -9,6 +9,8 @@ import numpy as np
 from .errors import SequenceError
 
 DEFAULT_ALPHABET = "ACGT"
+UNKNOWN = 4  # code of N; the model sees an all-zero one-hot row, and the sampler never mutates it
+ON_N = ("fail", "freeze")
 
 
 def check_alphabet(alphabet: str) -> str:
@@ -19,9 +21,11 @@ def check_alphabet(alphabet: str) -> str:
     return a
 
 
-def _lookup(alphabet: str) -> np.ndarray:
+def _lookup(alphabet: str, on_n: str) -> np.ndarray:
+    if on_n not in ON_N:
+        raise ValueError(f"on_n must be 'fail' or 'freeze', not {on_n!r}")
     table = np.full(256, 255, dtype=np.uint8)
-    for code, base in enumerate(alphabet):
+    for code, base in enumerate(alphabet + ("N" if on_n == "freeze" else "")):
         table[ord(base)] = table[ord(base.lower())] = code
     return table
 
@@ -35,13 +39,15 @@ def encode(
     alphabet: str = DEFAULT_ALPHABET,
     length: int | None = None,
     names: Sequence[str] | None = None,
+    on_n: str = "fail",
 ) -> np.ndarray:
-    """Sequences (upper or lower case) to codes, shape (n, L). All must have one length, `length` if given."""
+    """Sequences (upper or lower case) to codes, shape (n, L). All must have one length, `length` if given.
+    N is an error unless ``on_n="freeze"``, which codes it as UNKNOWN (kept fixed when sampling)."""
     if isinstance(sequences, str):
         sequences = [sequences]
     if len(sequences) == 0:
         raise SequenceError("no input sequences")
-    table = _lookup(check_alphabet(alphabet))
+    table = _lookup(check_alphabet(alphabet), on_n)
     expected = length if length is not None else len(sequences[0])
     codes = np.empty((len(sequences), expected), dtype=np.uint8)
     for i, seq in enumerate(sequences):
@@ -55,15 +61,17 @@ def encode(
         bad = np.flatnonzero(row == 255)
         if bad.size:
             p = int(bad[0])
+            hint = "; to keep N positions fixed, use on_n='freeze'" if seq[p] in "Nn" else ""
             raise SequenceError(
-                f"{_name(names, i)} has {seq[p]!r} at position {p + 1} (1-based); only A, C, G, T are allowed"
+                f"{_name(names, i)} has {seq[p]!r} at position {p + 1} (1-based); only A, C, G, T are allowed{hint}"
             )
         codes[i] = row
     return codes
 
 
-def from_onehot(onehot: np.ndarray, length: int | None = None) -> np.ndarray:
-    """One-hot array (n, L, 4) or (L, 4), channels in alphabet order, to codes (n, L)."""
+def from_onehot(onehot: np.ndarray, length: int | None = None, on_n: str = "fail") -> np.ndarray:
+    """One-hot array (n, L, 4) or (L, 4), channels in alphabet order, to codes (n, L).
+    All-zero rows are N: an error unless ``on_n="freeze"``."""
     x = np.asarray(onehot)
     if x.ndim == 2:
         x = x[None]
@@ -73,21 +81,24 @@ def from_onehot(onehot: np.ndarray, length: int | None = None) -> np.ndarray:
         raise SequenceError("no input sequences")
     if length is not None and x.shape[1] != length:
         raise SequenceError(f"one-hot sequences have length {x.shape[1]}, expected {length} (the model's input length)")
-    valid = np.all((x == 0) | (x == 1), axis=2) & (x.sum(axis=2) == 1)
+    if on_n not in ON_N:
+        raise ValueError(f"on_n must be 'fail' or 'freeze', not {on_n!r}")
+    total = x.sum(axis=2)
+    valid = np.all((x == 0) | (x == 1), axis=2) & ((total == 1) | ((total == 0) & (on_n == "freeze")))
     if not valid.all():
         i, p = (int(v[0]) for v in np.nonzero(~valid))
         raise SequenceError(
             f"sequence #{i + 1} is not one-hot at position {p + 1} (1-based): {x[i, p].tolist()}"
         )
-    return x.argmax(axis=2).astype(np.uint8)
+    return np.where(total == 0, UNKNOWN, x.argmax(axis=2)).astype(np.uint8)
 
 
 def decode(codes: np.ndarray, alphabet: str = DEFAULT_ALPHABET) -> list[str]:
-    """Codes (n, L) to sequences."""
-    letters = np.frombuffer(check_alphabet(alphabet).encode(), dtype=np.uint8)
+    """Codes (n, L) to sequences (code 4 is N)."""
+    letters = np.frombuffer((check_alphabet(alphabet) + "N").encode(), dtype=np.uint8)
     return [letters[row].tobytes().decode() for row in np.atleast_2d(codes)]
 
 
 def onehot(codes: np.ndarray) -> np.ndarray:
-    """Codes (n, L) to one-hot (n, L, 4) float32, channels in alphabet order."""
-    return np.eye(4, dtype=np.float32)[codes]
+    """Codes (n, L) to one-hot (n, L, 4) float32, channels in alphabet order; N is all zero."""
+    return np.eye(5, 4, dtype=np.float32)[codes]
