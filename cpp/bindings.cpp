@@ -122,10 +122,10 @@ PYBIND11_MODULE(_core, m) {
           "run",
           [](Sampler& s, py::array_t<uint8_t, py::array::c_style | py::array::forcecast> x0, double beta, double mu,
              std::array<bool, kBases> constrained, const FloatArray& scale, int chains, int steps, int period, int burn_in, uint64_t seed,
-             int refresh, py::array_t<float> phi0_out) {
+             int64_t first_input, int refresh, py::array_t<float> phi0_out) {
             SamplerConfig c;
             c.beta = beta, c.mu = mu, c.chains = chains, c.steps = steps, c.period = period;
-            c.burn_in = burn_in, c.seed = seed, c.refresh = refresh;
+            c.burn_in = burn_in, c.seed = seed, c.first_input = first_input, c.refresh = refresh;
             for (int b = 0; b < kBases; ++b) c.constrained[b] = constrained[b];
             c.scale = to_vector(scale);
             c.validate(s.engine().plan().phi_dim);
@@ -144,7 +144,7 @@ PYBIND11_MODULE(_core, m) {
             return py::make_tuple(samples, distances, accepted);
           },
           py::arg("x0"), py::arg("beta"), py::arg("mu"), py::arg("constrained"), py::arg("scale"), py::arg("chains"), py::arg("steps"),
-          py::arg("period"), py::arg("burn_in"), py::arg("seed"), py::arg("refresh"), py::arg("phi0"))
+          py::arg("period"), py::arg("burn_in"), py::arg("seed"), py::arg("first_input"), py::arg("refresh"), py::arg("phi0"))
       .def_property_readonly("done", &Sampler::done)
       .def_property_readonly("total", &Sampler::total)
       .def("cancel", &Sampler::cancel);

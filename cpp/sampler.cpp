@@ -22,6 +22,7 @@ void SamplerConfig::validate(int phi_dim) const {
   if (period < 1 || steps % period != 0) throw std::invalid_argument("period must be >= 1 and divide steps");
   if (burn_in < 0) throw std::invalid_argument("burn_in must be >= 0");
   if (refresh < 0) throw std::invalid_argument("refresh must be >= 0");
+  if (first_input < 0) throw std::invalid_argument("first_input must be >= 0");
 }
 
 namespace {
@@ -113,7 +114,7 @@ void Sampler::run_block(int64_t first_chain, int n, int thread, const uint8_t* x
     std::copy_n(x0 + input * L, L, codes.data() + size_t(i) * L);
     phi0[i] = out.phi0 + input * P;
     positions[i] = &mutable_[input];
-    rng[i] = ChainRng(cfg.seed, uint64_t(first_chain + i));
+    rng[i] = ChainRng(cfg.seed, uint64_t(cfg.first_input * cfg.chains + first_chain + i));
   }
   auto set_distances = [&](const float* phi) {
     for (int i = 0; i < n; ++i) d[i] = distance(phi + size_t(i) * P, phi0[i], scale, P);

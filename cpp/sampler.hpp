@@ -21,6 +21,7 @@ struct SamplerConfig {
   int period = 100;
   int burn_in = 0;
   uint64_t seed = 0;
+  int64_t first_input = 0;  // index of input 0 in a larger set: chain streams are keyed by (seed, input, chain)
   int refresh = 1000;  // steps between exact recomputations of each chain's state (0: never)
   void validate(int phi_dim) const;
   int kept() const { return steps / period; }

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import summary
 from .sequences import decode
 
 
@@ -37,15 +38,11 @@ class Result:
 
     def marginals(self) -> np.ndarray:
         """Base frequencies (inputs, L, 4) at each position over the samples."""
-        counts = np.stack([(self.samples == b).sum(axis=1) for b in range(4)], axis=-1)
-        return counts / self.samples.shape[1]
+        return summary.marginals(self.samples)
 
     def entropy(self) -> np.ndarray:
         """Shannon entropy (inputs, L) in bits of each position's marginal: 2 = free, 0 = fixed."""
-        p = self.marginals()
-        with np.errstate(divide="ignore", invalid="ignore"):
-            terms = np.where(p > 0, -p * np.log2(p), 0.0)
-        return terms.sum(axis=-1)
+        return summary.entropy(self.marginals())
 
     def sequences(self, i: int = 0) -> list[str]:
         """The samples of input i as strings."""

@@ -14,6 +14,7 @@ import numpy as np
 from . import _core
 from .model import Model, Units
 from .result import Result
+from .errors import SequenceError
 from .sequences import encode, from_onehot
 
 Progress = Callable[[int, int], None]
@@ -26,11 +27,18 @@ def default_threads() -> int:
         return os.cpu_count() or 1
 
 
-def to_codes(model: Model, sequences, names: Sequence[str] | None = None, on_n: str = "fail") -> np.ndarray:
-    """Strings or a one-hot array (n, L, 4) / (L, 4) in alphabet order, as base codes (n, L)."""
-    if isinstance(sequences, np.ndarray):
-        return from_onehot(sequences, model.length, on_n)
-    return encode(sequences, model.alphabet, model.length, names, on_n)
+def to_codes(model: Model, sequences, names: Sequence[str] | None = None, on_n: str = "fail",
+             first: int = 0, source: str | None = None) -> np.ndarray:
+    """Strings or a one-hot array (n, L, 4) / (L, 4) in alphabet order, as base codes (n, L).
+    Errors count sequences from `first` and name the file `source` when given."""
+    try:
+        if isinstance(sequences, np.ndarray):
+            return from_onehot(sequences, model.length, on_n)
+        return encode(sequences, model.alphabet, model.length, names, on_n, first)
+    except SequenceError as e:
+        if source is None:
+            raise
+        raise SequenceError(f"{source}: {e}") from None
 
 
 def constrained_mask(constrained: str, alphabet: str) -> list[bool]:
@@ -65,6 +73,8 @@ def _run(sampler: _core.Sampler, progress: Progress | None, **kwargs) -> tuple:
             worker.join(timeout=0.1)
             if progress is not None:
                 progress(sampler.done, sampler.total)
+        if progress is not None and "value" in out:
+            progress(sampler.total, sampler.total)
     except KeyboardInterrupt:
         sampler.cancel()
         worker.join()
@@ -91,7 +101,9 @@ def sample(
     incremental: bool = True,
     refresh: int = 1000,
     names: Sequence[str] | None = None,
+    first_input: int = 0,
     on_n: str = "fail",
+    source: str | None = None,
     progress: Progress | None = None,
 ) -> Result:
     """Metropolis sampling of P(x) ~ exp(-beta d(x) + mu N_C(x)) around each input sequence x0.
@@ -101,9 +113,11 @@ def sample(
     input starts at x0, runs `burn_in` + `steps` single-base proposals, and keeps its state every
     `period` steps. `incremental` lets the core update the first conv (and dense) layer per
     mutation instead of running the whole network; `refresh` is the number of steps between
-    exact recomputations of that cached state. N in an input is an error, or with
+    exact recomputations of that cached state. Chain random streams are keyed by (seed, input
+    index, chain); `first_input` is the index of the first sequence within a larger set, so a
+    set sampled in batches gives the same samples as in one call. N in an input is an error, or with
     ``on_n="freeze"`` a position that stays N (an all-zero one-hot row) and is never proposed.
-    `progress(done, total)` is called as it runs.
+    `source` (a file name) prefixes error messages. `progress(done, total)` is called as it runs.
     """
     if not isinstance(model, Model):
         model = Model(model)
@@ -112,7 +126,7 @@ def sample(
     if not (isinstance(mu, numbers.Real) and math.isfinite(mu)):
         raise ValueError(f"mu must be finite, not {mu!r}")
     for name, value, least in (("chains", chains, 1), ("steps", steps, 1), ("period", period, 1),
-                               ("burn_in", burn_in, 0), ("refresh", refresh, 0)):
+                               ("burn_in", burn_in, 0), ("refresh", refresh, 0), ("first_input", first_input, 0)):
         if not isinstance(value, (int, np.integer)) or value < least:
             raise ValueError(f"{name} must be an integer >= {least}, not {value!r}")
     if steps % period:
@@ -122,7 +136,7 @@ def sample(
     threads = default_threads() if threads is None else int(threads)
     if threads < 1:
         raise ValueError(f"threads must be at least 1, not {threads}")
-    codes = to_codes(model, sequences, names, on_n)
+    codes = to_codes(model, sequences, names, on_n, first_input, source)
     scale = model.scale(units)
     mask = constrained_mask(constrained, model.alphabet)
     engine = model.engine(codes.shape[1], provider, threads, incremental)
@@ -130,7 +144,7 @@ def sample(
     samples, distances, accepted = _run(
         _core.Sampler(engine), progress, x0=codes, beta=float(beta), mu=float(mu), constrained=mask, scale=scale,
         chains=int(chains), steps=int(steps), period=int(period), burn_in=int(burn_in), seed=int(seed),
-        refresh=int(refresh), phi0=phi0,
+        first_input=int(first_input), refresh=int(refresh), phi0=phi0,
     )
     n, L = codes.shape
     params = dict(beta=float(beta), mu=float(mu), units=model.units(units), constrained=str(constrained).upper(), chains=chains,

@@ -30,8 +30,9 @@ def _lookup(alphabet: str, on_n: str) -> np.ndarray:
     return table
 
 
-def _name(names: Sequence[str] | None, i: int) -> str:
-    return f"sequence {names[i]!r} (#{i + 1})" if names is not None else f"sequence #{i + 1}"
+def _name(names: Sequence[str] | None, i: int, first: int = 0) -> str:
+    number = f"#{first + i + 1}"
+    return f"sequence {names[i]!r} ({number})" if names is not None else f"sequence {number}"
 
 
 def encode(
@@ -40,8 +41,9 @@ def encode(
     length: int | None = None,
     names: Sequence[str] | None = None,
     on_n: str = "fail",
+    first: int = 0,
 ) -> np.ndarray:
-    """Sequences (upper or lower case) to codes, shape (n, L). All must have one length, `length` if given.
+    """Sequences (upper or lower case) to codes, shape (n, L); messages number them from `first` + 1. All must have one length, `length` if given.
     N is an error unless ``on_n="freeze"``, which codes it as UNKNOWN (kept fixed when sampling)."""
     if isinstance(sequences, str):
         sequences = [sequences]
@@ -52,10 +54,10 @@ def encode(
     codes = np.empty((len(sequences), expected), dtype=np.uint8)
     for i, seq in enumerate(sequences):
         if not isinstance(seq, str):
-            raise SequenceError(f"{_name(names, i)} is a {type(seq).__name__}, not a string")
+            raise SequenceError(f"{_name(names, i, first)} is a {type(seq).__name__}, not a string")
         if len(seq) != expected:
             why = "the model's input length" if length is not None else "the length of the first sequence"
-            raise SequenceError(f"{_name(names, i)} has length {len(seq)}, expected {expected} ({why})")
+            raise SequenceError(f"{_name(names, i, first)} has length {len(seq)}, expected {expected} ({why})")
         raw = np.frombuffer(seq.encode("latin-1", errors="replace"), dtype=np.uint8)
         row = table[raw]
         bad = np.flatnonzero(row == 255)
@@ -63,7 +65,7 @@ def encode(
             p = int(bad[0])
             hint = "; to keep N positions fixed, use on_n='freeze'" if seq[p] in "Nn" else ""
             raise SequenceError(
-                f"{_name(names, i)} has {seq[p]!r} at position {p + 1} (1-based); only A, C, G, T are allowed{hint}"
+                f"{_name(names, i, first)} has {seq[p]!r} at position {p + 1} (1-based); only A, C, G, T are allowed{hint}"
             )
         codes[i] = row
     return codes

@@ -1,0 +1,145 @@
+"""The seqmaxent command line."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+import numpy as np
+
+from . import __version__
+from .diagnostics import advice
+from .model import Model
+from .sampling import gc_mu
+
+model_options = [
+    click.option("--layout", type=click.Choice(["NLC", "NCL", "N1LC"]), help="Input layout; detected if unambiguous."),
+    click.option("--alphabet", default="ACGT", show_default=True, help="Base order of the one-hot channels."),
+    click.option("--phi", help="Name of the penultimate tensor (default: input of the final linear layer)."),
+]
+
+
+def with_model_options(f):
+    for option in reversed(model_options):
+        f = option(f)
+    return f
+
+
+def parse_units(text: str | None) -> tuple[int, ...] | None:
+    if text is None:
+        return None
+    try:
+        return tuple(int(u) for u in text.split(","))
+    except ValueError:
+        raise click.BadParameter(f"expected K or K1,K2 (output indices), not {text!r}") from None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="seqmaxent")
+@click.option("--debug", is_flag=True, help="Show full tracebacks on errors.")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """Maximum-entropy sampling of what a DNA network has learned (Finnegan & Song 2017)."""
+    ctx.obj = {"debug": debug}
+
+
+@cli.command()
+@click.argument("model", type=click.Path(dir_okay=False))
+@with_model_options
+def inspect(model: str, layout: str | None, alphabet: str, phi: str | None) -> None:
+    """Show MODEL's input layout, length, Phi tensor, output units and evaluation path."""
+    click.echo(Model(model, layout=layout, alphabet=alphabet, phi=phi).info())
+
+
+@cli.command()
+@click.argument("model", type=click.Path(dir_okay=False))
+@click.argument("input", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Results file (HDF5) to write.")
+@click.option("--genome", type=click.Path(dir_okay=False), help="Genome FASTA for BED input (plain or bgzip).")
+@click.option("--beta", type=float, required=True, help="Strength of the constraint on Phi (about 10 to 400).")
+@click.option("--mu", type=float, help="Weight of the constrained-base count N_C.  [default: 0]")
+@click.option("--gc-fraction", type=float, help="Set mu = ln(f/(1-f)) for a genome with this GC fraction.")
+@click.option("--units", help="Output unit K, or K1,K2 for the log-odds W[K1]-W[K2].  [default: 1,0 or 0]")
+@click.option("--constrained", default="GC", show_default=True, help="Bases counted by N_C.")
+@click.option("--chains", default=50, show_default=True, help="Chains per input.")
+@click.option("--steps", default=10_000, show_default=True, help="Steps per chain after burn-in.")
+@click.option("--period", default=100, show_default=True, help="Keep a sample every PERIOD steps.")
+@click.option("--burn-in", default=0, show_default=True, help="Steps before the first kept sample.")
+@click.option("--seed", default=0, show_default=True, help="Random seed.")
+@click.option("--threads", type=int, help="CPU threads.  [default: all cores]")
+@click.option("--provider", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
+@click.option("--on-n", type=click.Choice(["fail", "freeze"]), default="fail", show_default=True,
+              help="Sequences with N: fail, or keep N positions fixed (all-zero one-hot rows).")
+@click.option("--batch-size", default=64, show_default=True, help="Inputs sampled (and written) together.")
+@click.option("--resume", is_flag=True, help="Skip inputs already in OUTPUT (same settings required).")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@with_model_options
+def sample(model: str, input: str, output: str, genome, beta, mu, gc_fraction, units, constrained, chains, steps,
+           period, burn_in, seed, threads, provider, on_n, batch_size, resume, quiet, layout, alphabet, phi) -> None:
+    """Sample the MaxEnt distribution around each sequence of INPUT (FASTA, one-hot .npy, or BED
+    with --genome) through MODEL (ONNX) into OUTPUT."""
+    from tqdm import tqdm
+
+    from .pipeline import count_records, sample_file
+
+    if mu is not None and gc_fraction is not None:
+        raise click.UsageError("give --mu or --gc-fraction, not both")
+    mu = gc_mu(gc_fraction) if gc_fraction is not None else (mu or 0.0)
+    if Path(output).exists() and not resume:
+        raise click.UsageError(f"{output} exists; use --resume to continue it, or remove it")
+    m = Model(model, layout=layout, alphabet=alphabet, phi=phi)
+    total = count_records(input) * chains * (burn_in + steps)
+    with tqdm(total=total, unit="prop", unit_scale=True, disable=quiet, desc="sampling") as bar:
+        n = sample_file(m, input, output, beta=beta, mu=mu, units=parse_units(units), constrained=constrained,
+                        chains=chains, steps=steps, period=period, burn_in=burn_in, seed=seed, threads=threads,
+                        provider=provider, genome=genome, on_n=on_n, batch_size=batch_size, resume=resume,
+                        progress=bar.update)
+    if not quiet:
+        click.echo(f"sampled {n} input(s) into {output}", err=True)
+
+
+@cli.command()
+@click.argument("result", type=click.Path(exists=True, dir_okay=False))
+@click.option("--top", default=10, show_default=True, help="Most important positions listed per input.")
+def summarize(result: str, top: int) -> None:
+    """Per-input summary of RESULT: predicted class kept, GC, diagnostics, most important positions."""
+    from .store import load
+
+    params, h5 = load(result)
+    with h5:
+        names = [n.decode() if isinstance(n, bytes) else n for n in h5["names"][:]]
+        click.echo(f"{result}: {len(names)} input(s), model {params['model']}, beta {params['beta']}, "
+                   f"mu {params['mu']:.3f}, {params['chains']} chains x {params['steps']} steps")
+        click.echo("name\tkept_class\tacceptance\tgc_samples\tgc_x0\tgc_background\trhat\tess\ttop_positions")
+        for i, name in enumerate(names):
+            imp = h5["importance"][i]
+            best = np.argsort(imp)[::-1][:top]
+            gc = h5["gc"][i]
+            click.echo(f"{name}\t{h5['kept_class'][i]:.3f}\t{h5['acceptance'][i].mean():.3f}\t{gc[0]:.3f}\t{gc[1]:.3f}\t"
+                       f"{gc[2]:.3f}\t{h5['rhat'][i]:.3f}\t{h5['ess'][i]:.0f}\t"
+                       + ",".join(f"{p + 1}:{imp[p]:.2f}" for p in best))
+            warning = advice(max(h5["rhat"][i], h5["rhat_positions"][i]), min(h5["ess"][i], h5["ess_positions"][i]))
+            if warning:
+                click.echo(f"warning: {name}: {warning}", err=True)
+
+
+def main() -> None:
+    """Entry point: one-line errors (exit 1) unless --debug."""
+    debug = "--debug" in sys.argv[1:]
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("interrupted; finished inputs are kept (use --resume to continue)", err=True)
+        sys.exit(130)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(e.exit_code)
+    except KeyboardInterrupt:
+        click.echo("interrupted; finished inputs are kept (use --resume to continue)", err=True)
+        sys.exit(130)
+    except Exception as e:
+        if debug:
+            raise
+        click.echo(f"error: {e}", err=True)
+        sys.exit(1)

@@ -1,0 +1,150 @@
+"""The command line and the results file: inputs, resume, batching, summaries, error paths."""
+
+from __future__ import annotations
+
+import h5py
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+import seqmaxent as sm
+from conftest import model_path
+from seqmaxent.cli import cli
+from seqmaxent.inputs import reverse_complement
+from seqmaxent.pipeline import sample_file
+
+MODEL = str(model_path("gemm_softmax_ncl"))
+SEQS = ["ACGTACGTTTGACCAGTACGGATC", "GGGGCCCCAAAATTTTACGTACGT", "TTTTGGGGACGTACGTAAAACCCC",
+        "ACACACACGTGTGTGTACGTAGCT", "CATGCATGCATGCATGCATGCATG"]
+FAST = ["--beta", "2", "--chains", "4", "--steps", "200", "--period", "20", "--quiet"]
+
+
+def write_fasta(path, seqs, names=None):
+    names = names or [f"s{i + 1}" for i in range(len(seqs))]
+    path.write_text("".join(f">{n} description\n{s[:10]}\n{s[10:]}\n" for n, s in zip(names, seqs)))
+    return path
+
+
+def run(*args):
+    return CliRunner().invoke(cli, list(map(str, args)), catch_exceptions=False)
+
+
+def run_main(monkeypatch, capsys, *args):
+    """Through the real entry point, as a shell runs it: exit code and one-line errors."""
+    from seqmaxent import cli as cli_module
+
+    monkeypatch.setattr("sys.argv", ["seqmaxent", *map(str, args)])
+    with pytest.raises(SystemExit) as exit_info:
+        cli_module.main()
+    return exit_info.value.code, capsys.readouterr().err
+
+
+def test_inspect():
+    out = run("inspect", MODEL).output
+    assert "layout NCL" in out and "conv + dense" in out
+
+
+def test_sample_writes_a_self_describing_file(tmp_path):
+    fa = write_fasta(tmp_path / "in.fa", SEQS)
+    out = tmp_path / "out.h5"
+    result = run("sample", MODEL, fa, "-o", out, "--gc-fraction", "0.4", "--units", "1,0", *FAST)
+    assert result.exit_code == 0, result.output
+    with h5py.File(out) as f:
+        assert [n.decode() for n in f["names"][:]] == ["s1", "s2", "s3", "s4", "s5"]
+        assert f["samples"].shape == (5, 40, 24) and f["samples"].compression == "gzip"
+        assert f.attrs["model_sha256"] == sm.Model(MODEL).sha256 and f.attrs["beta"] == 2.0
+        assert np.isclose(f.attrs["mu"], sm.gc_mu(0.4)) and f.attrs["seed"] == 0
+        np.testing.assert_array_equal(f["x0"][:], sm.encode(SEQS))
+        np.testing.assert_allclose(f["marginals"][:].sum(axis=-1), 1.0, rtol=1e-6)
+        assert f["importance"].attrs["description"].startswith("KL")
+        for name in ("entropy", "retained", "gc", "kept_class", "rhat", "ess", "acceptance", "outputs"):
+            assert f[name].shape[0] == 5
+    summary = run("summarize", out)
+    assert summary.exit_code == 0 and "s5\t" in summary.output
+
+
+def test_batches_and_resume_give_the_samples_of_one_run(tmp_path):
+    fa = write_fasta(tmp_path / "in.fa", SEQS)
+    model = sm.Model(MODEL)
+    kw = dict(beta=2.0, chains=4, steps=200, period=20, seed=3)
+    sample_file(model, fa, tmp_path / "one.h5", batch_size=64, **kw)
+
+    def interrupt(names):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        sample_file(model, fa, tmp_path / "resumed.h5", batch_size=2, on_batch=interrupt, **kw)
+    with h5py.File(tmp_path / "resumed.h5") as f:
+        assert f["names"].shape == (2,)  # the finished batch was kept
+    assert sample_file(model, fa, tmp_path / "resumed.h5", batch_size=2, resume=True, **kw) == 3
+    with h5py.File(tmp_path / "one.h5") as a, h5py.File(tmp_path / "resumed.h5") as b:
+        np.testing.assert_array_equal(a["samples"][:], b["samples"][:])
+        assert list(a["names"][:]) == list(b["names"][:])
+    with pytest.raises(ValueError, match=r"other settings \(beta: 2.0 -> 3.0\)"):
+        sample_file(model, fa, tmp_path / "resumed.h5", resume=True, **{**kw, "beta": 3.0})
+
+
+def test_npy_and_bed_inputs(tmp_path):
+    np.save(tmp_path / "x.npy", np.eye(4)[sm.encode(SEQS[:2])])
+    out = tmp_path / "npy.h5"
+    assert run("sample", MODEL, tmp_path / "x.npy", "-o", out, *FAST).exit_code == 0
+    with h5py.File(out) as f:
+        assert [n.decode() for n in f["names"][:]] == ["x:1", "x:2"]
+    genome = tmp_path / "genome.fa"
+    chrom = "AAAAA" + SEQS[0] + "CCCCC" + SEQS[1] + "GG"
+    genome.write_text(">chrA\n" + chrom + "\n")
+    bed = tmp_path / "r.bed"
+    bed.write_text(f"chrA\t5\t29\tsite1\t0\t+\nchrA\t34\t58\t.\t0\t-\n")
+    out = tmp_path / "bed.h5"
+    assert run("sample", MODEL, bed, "--genome", genome, "-o", out, *FAST).exit_code == 0
+    with h5py.File(out) as f:
+        assert [n.decode() for n in f["names"][:]] == ["site1", "chrA:34-58(-)"]
+        assert sm.decode(f["x0"][:]) == [SEQS[0], reverse_complement(SEQS[1])]
+
+
+@pytest.mark.parametrize("setup,args,message", [
+    (None, ["missing.fa"], "input not found: missing.fa"),
+    ("n", ["in.fa"], "in.fa: sequence 's2' (#2) has 'N' at position 3"),
+    ("mixed", ["in.fa"], "in.fa: sequence 's2' (#2) has length 20, expected 24"),
+    ("dup", ["in.fa"], "name 's1' occurs twice"),
+    ("bed", ["r.bed", "--genome", "genome.fa"], "r.bed: line 2: region chrA:10-500 is outside 0..30"),
+    ("bed", ["r.bed"], "BED input needs the genome FASTA (--genome)"),
+    ("ok", ["in.fa", "--units", "7"], "output unit 7 is out of range"),
+    ("ok", ["in.fa", "-o", "/nonexistent/dir/out.h5"], "cannot write the results file /nonexistent/dir/out.h5"),
+])
+def test_errors_are_one_line(tmp_path, monkeypatch, capsys, setup, args, message):
+    monkeypatch.chdir(tmp_path)
+    seqs = {"n": [SEQS[0], "AC" + "N" + SEQS[1][3:]], "mixed": [SEQS[0], SEQS[1][:20]],
+            "dup": [SEQS[0], SEQS[1]]}.get(setup, SEQS[:2])
+    if setup is not None:
+        write_fasta(tmp_path / "in.fa", seqs, ["s1", "s1"] if setup == "dup" else None)
+    if setup == "bed":
+        (tmp_path / "genome.fa").write_text(">chrA\n" + "ACGT" * 7 + "AC\n")
+        (tmp_path / "r.bed").write_text("chrA\t0\t24\nchrA\t10\t500\n")
+    out_args = [] if "-o" in args else ["-o", "out.h5"]
+    code, err = run_main(monkeypatch, capsys, "sample", MODEL, *args, *out_args, *FAST)
+    assert code == 1 and message in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_existing_output_needs_resume(tmp_path, monkeypatch, capsys):
+    fa = write_fasta(tmp_path / "in.fa", SEQS[:1])
+    (tmp_path / "out.h5").write_text("precious")
+    code, err = run_main(monkeypatch, capsys, "sample", MODEL, fa, "-o", tmp_path / "out.h5", *FAST)
+    assert code == 2 and "use --resume" in err
+    assert (tmp_path / "out.h5").read_text() == "precious"
+
+
+def test_bad_input_keeps_finished_batches(tmp_path):
+    fa = write_fasta(tmp_path / "in.fa", SEQS[:2] + ["ACGTNACGTACGTACGTACGTACG"])
+    with pytest.raises(sm.SequenceError, match="has 'N'"):
+        sample_file(sm.Model(MODEL), fa, tmp_path / "out.h5", beta=1.0, chains=2, steps=100, period=50, batch_size=2)
+    with h5py.File(tmp_path / "out.h5") as f:
+        assert f["names"].shape == (2,)
+
+
+def test_help_of_every_command():
+    for command in ("inspect", "sample", "summarize"):
+        out = run(command, "--help").output
+        assert "Usage:" in out
+    assert "--gc-fraction" in run("sample", "--help").output

@@ -1,0 +1,51 @@
+"""Summaries and convergence diagnostics on cases with known answers."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from seqmaxent import diagnostics, summary
+
+
+def test_mutual_information_finds_a_coupled_pair():
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, 4, 20000)
+    b = (a + 2 * (rng.random(20000) < 0.5)) % 4  # b is a or a+2: 1 bit about a
+    x = np.stack([a, b, rng.integers(0, 4, 20000)], axis=1).astype(np.uint8)
+    mi = summary.mutual_information(x)
+    np.testing.assert_allclose(np.diag(mi), 2.0, atol=0.01)
+    assert abs(mi[0, 1] - 1.0) < 0.01 and mi[0, 2] < 0.01 and np.allclose(mi, mi.T)
+    assert summary.top_pairs(mi, 1)[0][:2] == (0, 1)
+
+
+def test_importance_is_zero_at_the_background_and_maximal_when_fixed():
+    bg = summary.background(np.log(0.4 / 0.6), [False, True, True, False])
+    np.testing.assert_allclose(bg, [0.3, 0.2, 0.2, 0.3])
+    p = np.array([bg, [0.0, 1.0, 0.0, 0.0]])
+    np.testing.assert_allclose(summary.importance(p, bg), [0.0, np.log2(1 / 0.2)])
+    np.testing.assert_allclose(summary.entropy(np.array([[0.25] * 4, [1.0, 0, 0, 0]])), [2.0, 0.0])
+
+
+def test_gc_and_retained():
+    codes = np.array([[1, 2, 0, 4], [3, 3, 3, 3]], np.uint8)  # C G A N ; T T T T
+    np.testing.assert_allclose(summary.gc_content(codes, [False, True, True, False]), [2 / 3, 0.0])
+    samples = np.array([[[0, 1], [0, 2], [3, 1], [0, 1]]], np.uint8)
+    np.testing.assert_allclose(summary.retained(samples, np.array([[0, 1]], np.uint8)), [[0.75, 0.75]])
+
+
+def test_rhat_and_ess():
+    rng = np.random.default_rng(0)
+    iid = rng.normal(size=(4, 1000))
+    assert abs(diagnostics.split_rhat(iid) - 1) < 0.01 and diagnostics.ess(iid) > 3000
+    ar = np.zeros((4, 1000))
+    noise = rng.normal(size=(4, 1000))
+    for t in range(1, 1000):
+        ar[:, t] = 0.9 * ar[:, t - 1] + noise[:, t]
+    assert 100 < diagnostics.ess(ar) < 320  # theory: 4000 (1 - 0.9) / (1 + 0.9) = 210
+    stuck = iid + np.arange(4)[:, None]  # chains in different places
+    assert diagnostics.split_rhat(stuck) > 1.5 and diagnostics.ess(stuck) < 10
+    assert diagnostics.split_rhat(np.ones((4, 100))) == 1.0
+    assert diagnostics.advice(1.0, 500) is None and "R-hat" in diagnostics.advice(1.2, 500)
+    # independent series along leading axes
+    both = np.stack([iid, stuck])
+    np.testing.assert_allclose(diagnostics.split_rhat(both), [diagnostics.split_rhat(iid), diagnostics.split_rhat(stuck)])
