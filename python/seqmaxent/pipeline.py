@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import numpy as np
 from . import diagnostics, summary
 from .errors import SequenceError
 from .inputs import batches, read_inputs
-from .model import Model, Units
+from .model import Model
 from .result import Result
 from .sampling import constrained_mask, sample
 from .store import ResultsFile
@@ -93,41 +94,39 @@ def count_records(path: str | Path) -> int:
         return sum(1 for line in f if line.startswith(">"))
 
 
+# sample() settings recorded in the results file (with sample()'s defaults where not given)
+RECORDED = ("beta", "mu", "units", "constrained", "chains", "steps", "period", "burn_in", "seed", "threads", "provider")
+
+
 def sample_file(
     model: Model,
     input_path: str | Path,
     output: str | Path,
     *,
-    beta: float,
-    mu: float = 0.0,
-    units: Units = None,
-    constrained: str = "GC",
-    chains: int = 50,
-    steps: int = 10_000,
-    period: int = 100,
-    burn_in: int = 0,
-    seed: int = 0,
-    threads: int | None = None,
-    provider: str = "cpu",
     genome: str | Path | None = None,
     on_n: str = "fail",
     batch_size: int = 64,
     resume: bool = False,
     progress: Callable[[int], None] | None = None,
     on_batch: Callable[[list[str]], None] | None = None,
+    **options,
 ) -> int:
-    """Sample each input sequence into `output`; returns the number of inputs sampled now.
+    """Sample each input sequence into `output` with :func:`seqmaxent.sample` `options` (beta, mu,
+    units, chains...); returns the number of inputs sampled now.
 
     With `resume`, inputs already in `output` (by name) are skipped, and the settings must match.
     `progress(n)` is called with each increment of proposals done; `on_batch(names)` after each write.
     """
     from . import __version__
 
+    defaults = {k: v.default for k, v in inspect.signature(sample).parameters.items()}
+    settings = {k: options.get(k, defaults[k]) for k in RECORDED}
     params = dict(model=str(model.path), model_sha256=model.sha256, layout=model.layout, alphabet=model.alphabet,
-                  phi=model.phi_name, input=str(input_path), genome=str(genome) if genome else None,
-                  beta=float(beta), mu=float(mu), units=model.units(units), constrained=constrained.upper(),
-                  chains=chains, steps=steps, period=period, burn_in=burn_in, seed=seed, on_n=on_n,
-                  provider=provider, version=__version__, threads=threads, batch_size=batch_size)
+                  phi=model.phi_name, input=str(input_path), genome=str(genome) if genome else None, on_n=on_n,
+                  version=__version__, batch_size=batch_size, **settings)
+    params.update(beta=float(settings["beta"]), mu=float(settings["mu"]), units=model.units(settings["units"]),
+                  constrained=str(settings["constrained"]).upper())
+    chains = settings["chains"]
     store = ResultsFile.resume(output, params) if resume and Path(output).exists() else None
     done = set(store.names) if store else set()
     index = 0  # file position of the next record: chain streams follow it, whatever the batching
@@ -147,10 +146,8 @@ def sample_file(
                                         f"expected {length} ({why})")
             for first, run in _runs([(index + k, n, s) for k, (n, s) in enumerate(batch) if n not in done]):
                 names = [n for n, _ in run]
-                res = sample(model, [s for _, s in run], beta=beta, mu=mu, units=units, constrained=constrained,
-                             chains=chains, steps=steps, period=period, burn_in=burn_in, seed=seed,
-                             threads=threads, provider=provider, names=names, first_input=first, on_n=on_n,
-                             progress=_Increments(progress), source=str(input_path))
+                res = sample(model, [s for _, s in run], names=names, first_input=first, on_n=on_n,
+                             progress=_Increments(progress), source=str(input_path), **options)
                 values = batch_values(model, res)
                 if store is None:
                     sizes = dict(length=res.length, samples=res.samples.shape[1], chains=chains,
