@@ -148,3 +148,31 @@ def test_help_of_every_command():
         out = run(command, "--help").output
         assert "Usage:" in out
     assert "--gc-fraction" in run("sample", "--help").output
+
+
+def test_beta_auto_and_sweep(tmp_path):
+    fa = write_fasta(tmp_path / "in.fa", SEQS[:2])
+    fast = [a for a in FAST if a not in ("--beta", "2")]
+    result = CliRunner().invoke(cli, ["sample", MODEL, str(fa), "-o", str(tmp_path / "auto.h5"), "--beta", "auto", *fast])
+    assert result.exit_code == 0, result.output
+    assert "keeps x0's prediction" in result.output
+    with h5py.File(tmp_path / "auto.h5") as f:
+        chosen = f.attrs["beta"]
+        assert 1.0 <= chosen <= 2000.0
+    result = run("sample", MODEL, fa, "-o", tmp_path / "sweep.h5", "--beta", "1,10", *fast)
+    assert result.exit_code == 0
+    for beta in (1, 10):
+        with h5py.File(tmp_path / f"sweep.beta{beta}.h5") as f:
+            assert f.attrs["beta"] == beta
+    assert run("sample", MODEL, fa, "-o", tmp_path / "x.h5", "--beta", "hot", *fast).exit_code == 2
+
+
+def test_choose_beta_reaches_the_target():
+    from seqmaxent.calibrate import choose_beta, kept_fraction
+
+    model = sm.Model(MODEL)
+    cal = choose_beta(model, SEQS, target=0.9, chains=8, steps=1000, rounds=6)
+    assert cal.history and all(k >= 0.9 for b, k in cal.history if b >= cal.beta)
+    res = sm.sample(model, SEQS[:3], beta=cal.beta, chains=8, steps=1000, period=20)
+    kept = np.mean([kept_fraction(model, res.samples[i], res.outputs[i]) for i in range(3)])
+    assert kept > 0.8

@@ -35,6 +35,24 @@ def parse_units(text: str | None) -> tuple[int, ...] | None:
         raise click.BadParameter(f"expected K or K1,K2 (output indices), not {text!r}") from None
 
 
+def parse_betas(text: str) -> list:
+    """'auto', or one or more comma-separated non-negative numbers."""
+    if text.strip().lower() == "auto":
+        return ["auto"]
+    try:
+        betas = [float(b) for b in text.split(",")]
+    except ValueError:
+        raise click.BadParameter(f"expected a number, a list such as 50,100,400, or 'auto'; not {text!r}") from None
+    if any(not b >= 0 for b in betas):
+        raise click.BadParameter(f"beta must be >= 0, not {text!r}")
+    return betas
+
+
+def sweep_path(output: Path, beta: float) -> Path:
+    """OUTPUT.h5 -> OUTPUT.beta50.h5 for one beta of a sweep."""
+    return output.with_name(f"{output.stem}.beta{beta:g}{output.suffix or '.h5'}")
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="seqmaxent")
 @click.option("--debug", is_flag=True, help="Show full tracebacks on errors.")
@@ -57,7 +75,12 @@ def inspect(model: str, layout: str | None, alphabet: str, phi: str | None) -> N
 @click.argument("input", type=click.Path(dir_okay=False))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Results file (HDF5) to write.")
 @click.option("--genome", type=click.Path(dir_okay=False), help="Genome FASTA for BED input (plain or bgzip).")
-@click.option("--beta", type=float, required=True, help="Strength of the constraint on Phi (about 10 to 400).")
+@click.option("--beta", required=True,
+              help="Strength of the constraint on Phi (about 10 to 400): a number, a sweep such as 50,100,400 "
+                   "(one results file each, OUTPUT.betaB.h5), or 'auto' (pilot search, see --target).")
+@click.option("--target", default=0.95, show_default=True,
+              help="With --beta auto: fraction of pilot samples that must keep x0's predicted class.")
+@click.option("--tolerance", type=float, help="With --beta auto and a regression output: allowed change of the output.")
 @click.option("--mu", type=float, help="Weight of the constrained-base count N_C.  [default: 0]")
 @click.option("--gc-fraction", type=float, help="Set mu = ln(f/(1-f)) for a genome with this GC fraction.")
 @click.option("--units", help="Output unit K, or K1,K2 for the log-odds W[K1]-W[K2].  [default: 1,0 or 0]")
@@ -75,7 +98,7 @@ def inspect(model: str, layout: str | None, alphabet: str, phi: str | None) -> N
 @click.option("--resume", is_flag=True, help="Skip inputs already in OUTPUT (same settings required).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @with_model_options
-def sample(model: str, input: str, output: str, genome, beta, mu, gc_fraction, units, constrained, chains, steps,
+def sample(model: str, input: str, output: str, genome, beta, target, tolerance, mu, gc_fraction, units, constrained, chains, steps,
            period, burn_in, seed, threads, provider, on_n, batch_size, resume, quiet, layout, alphabet, phi) -> None:
     """Sample the MaxEnt distribution around each sequence of INPUT (FASTA, one-hot .npy, or BED
     with --genome) through MODEL (ONNX) into OUTPUT."""
@@ -86,17 +109,32 @@ def sample(model: str, input: str, output: str, genome, beta, mu, gc_fraction, u
     if mu is not None and gc_fraction is not None:
         raise click.UsageError("give --mu or --gc-fraction, not both")
     mu = gc_mu(gc_fraction) if gc_fraction is not None else (mu or 0.0)
-    if Path(output).exists() and not resume:
-        raise click.UsageError(f"{output} exists; use --resume to continue it, or remove it")
+    betas = parse_betas(beta)
+    outputs = [Path(output)] if len(betas) == 1 else [sweep_path(Path(output), b) for b in betas]
+    for out in outputs:
+        if out.exists() and not resume:
+            raise click.UsageError(f"{out} exists; use --resume to continue it, or remove it")
     m = Model(model, layout=layout, alphabet=alphabet, phi=phi)
-    total = count_records(input) * chains * (burn_in + steps)
+    options = dict(mu=mu, units=parse_units(units), constrained=constrained, threads=threads, provider=provider,
+                   seed=seed)
+    if betas == ["auto"]:
+        from itertools import islice
+
+        from .calibrate import choose_beta
+        from .inputs import read_inputs
+
+        pilot = [s for _, s in islice(read_inputs(input, m.alphabet, genome, on_n), 8)]
+        calibration = choose_beta(m, pilot, target=target, tolerance=tolerance, on_n=on_n, **options)
+        click.echo(str(calibration), err=True)
+        betas = [calibration.beta]
+    total = count_records(input) * chains * (burn_in + steps) * len(betas)
     with tqdm(total=total, unit="prop", unit_scale=True, disable=quiet, desc="sampling") as bar:
-        n = sample_file(m, input, output, beta=beta, mu=mu, units=parse_units(units), constrained=constrained,
-                        chains=chains, steps=steps, period=period, burn_in=burn_in, seed=seed, threads=threads,
-                        provider=provider, genome=genome, on_n=on_n, batch_size=batch_size, resume=resume,
-                        progress=bar.update)
-    if not quiet:
-        click.echo(f"sampled {n} input(s) into {output}", err=True)
+        for b, out in zip(betas, outputs):
+            n = sample_file(m, input, out, beta=b, chains=chains, steps=steps, period=period, burn_in=burn_in,
+                            genome=genome, on_n=on_n, batch_size=batch_size, resume=resume, progress=bar.update,
+                            **options)
+            if not quiet:
+                click.echo(f"sampled {n} input(s) at beta {b:g} into {out}", err=True)
 
 
 @cli.command()

@@ -9,25 +9,13 @@ from pathlib import Path
 import numpy as np
 
 from . import diagnostics, summary
+from .calibrate import kept_fraction
 from .errors import SequenceError
 from .inputs import batches, read_inputs
 from .model import Model
 from .result import Result
 from .sampling import constrained_mask, sample
 from .store import ResultsFile
-
-MAX_PREDICTED = 200  # samples per input run through the whole network to check the predicted class
-
-
-def kept_class(model: Model, res: Result, i: int) -> float:
-    """Fraction of (a subsample of) input i's samples that the network still puts in x0's class."""
-    sub = res.samples[i, :: max(1, res.samples.shape[1] // MAX_PREDICTED)]
-    out, ref = model.predict(sub), res.outputs[i]
-    if out.shape[1] >= 2:
-        return float((out.argmax(axis=1) == ref.argmax()).mean())
-    if model.head is not None and model.head.activation == "Sigmoid":
-        return float(((out[:, 0] > 0.5) == (ref[0] > 0.5)).mean())
-    return float("nan")  # a regression output has no class
 
 
 def batch_values(model: Model, res: Result) -> dict[str, np.ndarray]:
@@ -47,7 +35,7 @@ def batch_values(model: Model, res: Result) -> dict[str, np.ndarray]:
         "importance": np.where(res.x0 == 4, 0.0, summary.importance(p, bg)), "retained": summary.retained(res.samples, res.x0),
         "gc": np.stack([summary.gc_content(res.samples, mask).mean(axis=1), summary.gc_content(res.x0, mask),
                         np.full(res.n_inputs, bg[np.asarray(mask)].sum())], axis=1),
-        "kept_class": np.array([kept_class(model, res, i) for i in range(res.n_inputs)]),
+        "kept_class": np.array([kept_fraction(model, res.samples[i], res.outputs[i]) for i in range(res.n_inputs)]),
         "rhat": diagnostics.split_rhat(res.distances.reshape(res.n_inputs, chains, -1)),
         "ess": diagnostics.ess(res.distances.reshape(res.n_inputs, chains, -1)),
         "rhat_positions": np.where(changing, rhat_pos, np.nan).max(axis=1, initial=1.0, where=changing),
