@@ -142,11 +142,8 @@ def sample(model: str, input: str, output: str, genome, beta, target, tolerance,
 @click.option("--top", default=10, show_default=True, help="Most important positions listed per input.")
 def summarize(result: str, top: int) -> None:
     """Per-input summary of RESULT: predicted class kept, GC, diagnostics, most important positions."""
-    from .store import load
-
-    params, h5 = load(result)
+    params, names, h5 = _read(result)
     with h5:
-        names = [n.decode() if isinstance(n, bytes) else n for n in h5["names"][:]]
         click.echo(f"{result}: {len(names)} input(s), model {params['model']}, beta {params['beta']}, "
                    f"mu {params['mu']:.3f}, {params['chains']} chains x {params['steps']} steps")
         click.echo("name\tkept_class\tacceptance\tgc_samples\tgc_x0\tgc_background\trhat\tess\ttop_positions")
@@ -160,6 +157,74 @@ def summarize(result: str, top: int) -> None:
             warning = advice(max(h5["rhat"][i], h5["rhat_positions"][i]), min(h5["ess"][i], h5["ess_positions"][i]))
             if warning:
                 click.echo(f"warning: {name}: {warning}", err=True)
+
+
+def _read(result: str):
+    """Parameters, names and the open HDF5 file of a results file."""
+    from .store import load
+
+    params, h5 = load(result)
+    return params, [n.decode() if isinstance(n, bytes) else n for n in h5["names"][:]], h5
+
+
+@cli.command()
+@click.argument("result", type=click.Path(exists=True, dir_okay=False))
+@click.option("-o", "--outdir", required=True, type=click.Path(file_okay=False), help="Folder for the logo files.")
+@click.option("--max-inputs", default=50, show_default=True, help="Logos for at most this many inputs.")
+def logos(result: str, outdir: str, max_inputs: int) -> None:
+    """Probability and information logos of each input's samples, with importance and x0 (PNG, SVG)."""
+    from . import logos as logo_figures
+    from .sampling import constrained_mask
+    from .summary import background
+
+    params, names, h5 = _read(result)
+    Path(outdir).mkdir(parents=True, exist_ok=True)
+    bg = background(params["mu"], constrained_mask(params["constrained"], params["alphabet"]))
+    with h5:
+        for i, name in enumerate(names[:max_inputs]):
+            fig = logo_figures.figure(h5["marginals"][i], h5["importance"][i], h5["x0"][i], params["alphabet"], bg,
+                                      title=f"{name}  (beta {params['beta']:g})")
+            stem = Path(outdir) / "".join(c if c.isalnum() or c in "._-" else "_" for c in name)
+            logo_figures.save(fig, stem)
+    click.echo(f"wrote logos of {min(len(names), max_inputs)} input(s) to {outdir}", err=True)
+
+
+@cli.command()
+@click.argument("result", type=click.Path(exists=True, dir_okay=False))
+@click.option("-o", "--outdir", required=True, type=click.Path(file_okay=False), help="Folder for the motif files.")
+@click.option("--threshold", default=0.5, show_default=True, help="Importance (bits) a motif position needs.")
+@click.option("--min-length", default=5, show_default=True, help="Shortest motif (positions).")
+@click.option("--top", default=5, show_default=True, help="JASPAR matches listed per motif.")
+@click.option("--no-match", is_flag=True, help="Skip matching against JASPAR.")
+def motifs(result: str, outdir: str, threshold: float, min_length: int, top: int, no_match: bool) -> None:
+    """Motifs (high-importance segments) of each input and their consensus across inputs, as MEME
+    and JASPAR files, with Tomtom matches against JASPAR CORE vertebrates (matches.tsv)."""
+    from . import motifs as m
+
+    params, names, h5 = _read(result)
+    out = Path(outdir)
+    out.mkdir(parents=True, exist_ok=True)
+    with h5:
+        found = [motif for i, name in enumerate(names)
+                 for motif in m.extract(name, h5["marginals"][i], h5["importance"][i], params["alphabet"],
+                                        threshold=threshold, min_length=min_length)]
+    consensus = m.aggregate(found)
+    for stem, group in (("motifs", found), ("consensus", consensus)):
+        m.write_meme(group, out / f"{stem}.meme")
+        m.write_jaspar(group, out / f"{stem}.jaspar")
+    click.echo(f"{len(found)} motif(s) in {len(names)} input(s), {len(consensus)} consensus motif(s)", err=True)
+    if no_match or not found:
+        return
+    ids, tnames, pwms, release = targets = m.jaspar()
+    rows = ["query	consensus	sites	target	target_name	p_value	q_value	offset	strand"]
+    for motif, matches in zip(consensus + found, m.match(consensus + found, targets, top=top)):
+        rows += [f"{x.query}	{motif.consensus}	{motif.sites}	{x.target_id}	{x.target_name}	{x.p_value:.3g}	"
+                 f"{x.q_value:.3g}	{x.offset}	{x.strand}" for x in matches]
+    (out / "matches.tsv").write_text("\n".join(rows) + "\n")
+    for motif, matches in zip(consensus, m.match(consensus, targets, top=1)):
+        best = matches[0]
+        click.echo(f"{motif.name} ({motif.sites} sites, {motif.consensus}): best {release} match {best.target_id} "
+                   f"{best.target_name}, p = {best.p_value:.2g}, q = {best.q_value:.2g}")
 
 
 def main() -> None:

@@ -1,0 +1,168 @@
+"""Motifs from MaxEnt samples: contiguous high-importance segments as PWMs, their aggregation
+across inputs, MEME/JASPAR output, and matches against JASPAR with Tomtom (memelite)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+THRESHOLD = 0.5  # bits of importance a position needs to be part of a motif
+MIN_LENGTH = 5  # positions
+MAX_GAP = 1  # low-importance positions bridged inside a motif
+
+
+@dataclass
+class Motif:
+    name: str
+    pwm: np.ndarray  # (width, 4) base probabilities, columns A, C, G, T
+    sites: int = 1  # segments aggregated into it
+
+    @property
+    def consensus(self) -> str:
+        return "".join("ACGT"[i] for i in self.pwm.argmax(axis=1))
+
+
+def to_acgt(p: np.ndarray, alphabet: str) -> np.ndarray:
+    """Reorder the last axis from `alphabet` order to A, C, G, T."""
+    return p[..., [alphabet.index(b) for b in "ACGT"]]
+
+
+def segments(importance: np.ndarray, threshold: float = THRESHOLD, min_length: int = MIN_LENGTH,
+             max_gap: int = MAX_GAP) -> list[tuple[int, int]]:
+    """(start, end) half-open runs of positions with importance >= threshold, bridging gaps of up
+    to max_gap positions, at least min_length long."""
+    runs: list[list[int]] = []
+    for p in np.flatnonzero(importance >= threshold):
+        if runs and p - runs[-1][1] <= max_gap:
+            runs[-1][1] = p + 1
+        else:
+            runs.append([p, p + 1])
+    return [(a, b) for a, b in runs if b - a >= min_length]
+
+
+def extract(name: str, marginals: np.ndarray, importance: np.ndarray, alphabet: str, **kw) -> list[Motif]:
+    """The motifs of one input: one PWM per high-importance segment, named NAME:START-END (1-based)."""
+    p = to_acgt(marginals, alphabet)
+    return [Motif(f"{name}:{a + 1}-{b}", p[a:b]) for a, b in segments(importance, **kw)]
+
+
+def reverse_complement(pwm: np.ndarray) -> np.ndarray:
+    return pwm[::-1, ::-1]
+
+
+def _best_alignment(seed: np.ndarray, pwm: np.ndarray, min_overlap: int) -> tuple[float, int, bool]:
+    """(correlation, offset of pwm in seed coordinates, reverse-complemented) of the best overlap."""
+    best = (-1.0, 0, False)
+    for rc in (False, True):
+        q = reverse_complement(pwm) if rc else pwm
+        for offset in range(-(len(q) - min_overlap), len(seed) - min_overlap + 1):
+            a, b = max(0, offset), min(len(seed), offset + len(q))
+            x, y = seed[a:b].ravel(), q[a - offset : b - offset].ravel()
+            if x.std() > 0 and y.std() > 0:
+                r = float(np.corrcoef(x, y)[0, 1])
+                if r > best[0]:
+                    best = (r, offset, rc)
+    return best
+
+
+def aggregate(motifs: list[Motif], min_correlation: float = 0.6, min_overlap: int = MIN_LENGTH,
+              min_sites: int = 2) -> list[Motif]:
+    """Consensus motifs across inputs: greedily, the most informative remaining motif is a seed,
+    every motif whose best overlap (either strand) correlates >= min_correlation with it is aligned
+    to it, and the aligned PWMs are averaged over the seed's columns."""
+    def information(m: Motif) -> float:
+        return float((2 + (m.pwm * np.log2(np.clip(m.pwm, 1e-9, 1))).sum(axis=1)).sum())
+
+    left = sorted(motifs, key=information, reverse=True)
+    out: list[Motif] = []
+    while left:
+        seed = left.pop(0)
+        total, count, members, rest = seed.pwm.copy(), np.ones(len(seed.pwm)), 1, []
+        for m in left:
+            r, offset, rc = _best_alignment(seed.pwm, m.pwm, min(min_overlap, len(m.pwm), len(seed.pwm)))
+            if r < min_correlation:
+                rest.append(m)
+                continue
+            q = reverse_complement(m.pwm) if rc else m.pwm
+            a, b = max(0, offset), min(len(seed.pwm), offset + len(q))
+            total[a:b] += q[a - offset : b - offset]
+            count[a:b] += 1
+            members += 1
+        left = rest
+        if members >= min_sites:
+            out.append(Motif(f"consensus_{len(out) + 1}", total / count[:, None], members))
+    return out
+
+
+def write_meme(motifs: list[Motif], path: str | Path) -> None:
+    """MEME minimal format."""
+    lines = ["MEME version 4", "", "ALPHABET= ACGT", "", "strands: + -", "",
+             "Background letter frequencies", "A 0.25 C 0.25 G 0.25 T 0.25", ""]
+    for m in motifs:
+        lines += [f"MOTIF {m.name}", f"letter-probability matrix: alength= 4 w= {len(m.pwm)} nsites= {m.sites} E= 0"]
+        lines += [" ".join(f"{v:.6f}" for v in row) for row in m.pwm] + [""]
+    Path(path).write_text("\n".join(lines))
+
+
+def write_jaspar(motifs: list[Motif], path: str | Path, scale: int = 100) -> None:
+    """JASPAR format (counts per base, the PWM times `scale`)."""
+    lines = []
+    for m in motifs:
+        lines.append(f">{m.name}\t{m.consensus}")
+        counts = np.round(m.pwm * scale).astype(int)
+        lines += [f"{b}  [ " + " ".join(f"{c:4d}" for c in counts[:, i]) + " ]" for i, b in enumerate("ACGT")]
+    Path(path).write_text("\n".join(lines) + "\n")
+
+
+@dataclass(frozen=True)
+class Match:
+    query: str
+    target_id: str
+    target_name: str
+    p_value: float
+    q_value: float
+    offset: int
+    strand: str
+
+
+def jaspar(collection: str = "CORE", tax_group: str = "vertebrates", release: str | None = None):
+    """(matrix ids, names, PWMs (width, 4)) of a JASPAR collection from pyjaspar's databases (latest release by default)."""
+    from pyjaspar import jaspardb
+
+    db = jaspardb(release=release) if release else jaspardb()
+    found = db.fetch_motifs(collection=collection, tax_group=[tax_group], all_versions=False)
+    pwms = []
+    for m in found:
+        counts = np.array([m.counts[b] for b in "ACGT"], float).T
+        pwms.append(counts / counts.sum(axis=1, keepdims=True))
+    return [m.matrix_id for m in found], [m.name for m in found], pwms, db.release
+
+
+def bh_qvalues(p: np.ndarray) -> np.ndarray:
+    """Benjamini-Hochberg q-values of each row's p-values."""
+    p = np.atleast_2d(p)
+    order = np.argsort(p, axis=1)
+    ranked = np.take_along_axis(p, order, axis=1) * p.shape[1] / np.arange(1, p.shape[1] + 1)
+    q = np.minimum.accumulate(ranked[:, ::-1], axis=1)[:, ::-1].clip(max=1.0)
+    out = np.empty_like(q)
+    np.put_along_axis(out, order, q, axis=1)
+    return out
+
+
+def match(motifs: list[Motif], targets=None, top: int = 5) -> list[list[Match]]:
+    """The `top` Tomtom matches of each motif among the targets (default: JASPAR CORE vertebrates)."""
+    from memelite import tomtom
+
+    ids, names, pwms, _ = targets if targets is not None else jaspar()
+    if not motifs:
+        return []
+    p, _, offsets, _, strands = tomtom([m.pwm.T for m in motifs], [t.T for t in pwms])
+    q = bh_qvalues(p)
+    result = []
+    for i, m in enumerate(motifs):
+        best = np.argsort(p[i])[:top]
+        result.append([Match(m.name, ids[j], names[j], float(p[i, j]), float(q[i, j]), int(offsets[i, j]),
+                             "-" if strands[i, j] else "+") for j in best])
+    return result
