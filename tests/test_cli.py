@@ -176,3 +176,12 @@ def test_choose_beta_reaches_the_target():
     res = sm.sample(model, SEQS[:3], beta=cal.beta, chains=8, steps=1000, period=20)
     kept = np.mean([kept_fraction(model, res.samples[i], res.outputs[i]) for i in range(3)])
     assert kept > 0.8
+
+
+def test_top_pairs_are_stored(tmp_path):
+    fa = write_fasta(tmp_path / "in.fa", SEQS[:2])
+    sample_file(sm.Model(MODEL), fa, tmp_path / "o.h5", beta=2.0, chains=4, steps=400, period=20)
+    with h5py.File(tmp_path / "o.h5") as f:
+        pairs = f["top_pairs"][:]
+    assert pairs.shape == (2, 20, 3)
+    assert (pairs[:, :, 0] < pairs[:, :, 1]).all() and (np.diff(pairs[:, :, 2], axis=1) <= 1e-6).all()

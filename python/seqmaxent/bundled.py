@@ -17,7 +17,11 @@ def ctcf_model_path() -> Path:
     return Path(str(files(__package__) / "data" / "ctcf.onnx"))
 
 
+def ctcf_examples_path() -> Path:
+    return Path(str(files(__package__) / "data" / "ctcf_examples.fa"))
+
+
 def ctcf_examples() -> tuple[list[str], list[str]]:
     """Names and sequences of the bundled CTCF examples."""
-    records = list(read_fasta(Path(str(files(__package__) / "data" / "ctcf_examples.fa"))))
+    records = list(read_fasta(ctcf_examples_path()))
     return [n for n, _ in records], [s for _, s in records]

@@ -227,6 +227,44 @@ def motifs(result: str, outdir: str, threshold: float, min_length: int, top: int
                    f"{best.target_name}, p = {best.p_value:.2g}, q = {best.q_value:.2g}")
 
 
+@cli.command()
+@click.argument("results", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="HTML file to write.")
+@click.option("--max-inputs", default=20, show_default=True, help="Logos for at most this many inputs.")
+@click.option("--no-match", is_flag=True, help="Skip matching motifs against JASPAR.")
+def report(results: tuple[str, ...], output: str, max_inputs: int, no_match: bool) -> None:
+    """One self-contained HTML report of RESULTS (several files: a beta sweep, shown side by side)."""
+    from .report import build
+
+    click.echo(f"wrote {build(list(results), output, max_inputs=max_inputs, match=not no_match)}", err=True)
+
+
+@cli.command()
+@click.option("-o", "--outdir", default="seqmaxent-demo", show_default=True, type=click.Path(file_okay=False))
+@click.option("--threads", type=int, help="CPU threads.  [default: all cores]")
+def demo(outdir: str, threads: int | None) -> None:
+    """Run the bundled CTCF network on the bundled CTCF examples: results file and HTML report."""
+    import time
+
+    from . import bundled
+    from .pipeline import sample_file
+    from .report import build
+
+    start = time.perf_counter()
+    out = Path(outdir)
+    out.mkdir(parents=True, exist_ok=True)
+    result = out / "ctcf.h5"
+    result.unlink(missing_ok=True)
+    model = Model(bundled.ctcf_model_path())
+    click.echo(f"sampling {bundled.ctcf_examples_path().name} through the bundled CTCF network...", err=True)
+    sample_file(model, bundled.ctcf_examples_path(), result, beta=50.0, mu=gc_mu(0.42), chains=50, steps=5000,
+                period=50, burn_in=1000, seed=0, threads=threads)
+    click.echo("writing the report (the first JASPAR match on a new install compiles memelite: ~1 min once)...",
+               err=True)
+    html_path = build([result], out / "report.html")
+    click.echo(f"results: {result}\nreport:  {html_path}\n({time.perf_counter() - start:.0f} s)")
+
+
 def main() -> None:
     """Entry point: one-line errors (exit 1) unless --debug."""
     debug = "--debug" in sys.argv[1:]

@@ -15,7 +15,7 @@ from .inputs import batches, read_inputs
 from .model import Model
 from .result import Result
 from .sampling import constrained_mask, sample
-from .store import ResultsFile
+from .store import TOP_PAIRS, ResultsFile
 
 
 def batch_values(model: Model, res: Result) -> dict[str, np.ndarray]:
@@ -40,6 +40,7 @@ def batch_values(model: Model, res: Result) -> dict[str, np.ndarray]:
         "ess": diagnostics.ess(res.distances.reshape(res.n_inputs, chains, -1)),
         "rhat_positions": np.where(changing, rhat_pos, np.nan).max(axis=1, initial=1.0, where=changing),
         "ess_positions": np.min(ess_pos, axis=1, initial=float(res.samples.shape[1]), where=changing),
+        "top_pairs": np.array([summary.top_pairs(summary.mutual_information(s), TOP_PAIRS) for s in res.samples]),
     }
 
 

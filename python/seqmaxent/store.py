@@ -11,6 +11,7 @@ import h5py
 FORMAT, VERSION = "seqmaxent-results", 1
 # Run parameters that may differ between a run and its resumption.
 NOT_COMPARED = {"threads", "batch_size", "created_by"}
+TOP_PAIRS = 20  # position pairs with the highest mutual information kept per input
 
 def _layout(L: int, S: int, chains: int, outputs: int) -> dict[str, tuple[tuple[int, ...], str]]:
     """Dataset name -> (shape of one input's entry, dtype); every dataset grows along axis 0."""
@@ -19,7 +20,7 @@ def _layout(L: int, S: int, chains: int, outputs: int) -> dict[str, tuple[tuple[
         "acceptance": ((chains,), "f4"), "outputs": ((outputs,), "f4"), "marginals": ((L, 4), "f4"),
         "entropy": ((L,), "f4"), "importance": ((L,), "f4"), "retained": ((L,), "f4"),
         "gc": ((3,), "f4"), "kept_class": ((), "f4"), "rhat": ((), "f4"), "ess": ((), "f4"),
-        "rhat_positions": ((), "f4"), "ess_positions": ((), "f4"),
+        "rhat_positions": ((), "f4"), "ess_positions": ((), "f4"), "top_pairs": ((TOP_PAIRS, 3), "f4"),
     }
 
 
@@ -34,6 +35,7 @@ DESCRIPTIONS = {
     "rhat": "split R-hat of d across chains", "ess": "effective sample size of d",
     "rhat_positions": "largest split R-hat of the per-position retained indicator",
     "ess_positions": "smallest ESS of the per-position retained indicator (changing positions)",
+    "top_pairs": "position pairs (i, j, 0-based) with the highest mutual information (bits) between samples",
 }
 
 
