@@ -185,3 +185,29 @@ def test_top_pairs_are_stored(tmp_path):
         pairs = f["top_pairs"][:]
     assert pairs.shape == (2, 20, 3)
     assert (pairs[:, :, 0] < pairs[:, :, 1]).all() and (np.diff(pairs[:, :, 2], axis=1) <= 1e-6).all()
+
+
+def test_interrupt_exits_130_and_keeps_the_file(tmp_path, monkeypatch, capsys):
+    fa = write_fasta(tmp_path / "in.fa", SEQS)
+    out = tmp_path / "out.h5"
+
+    def interrupt_after_first_batch(*args, **kwargs):
+        def stop(names):
+            raise KeyboardInterrupt
+
+        return sample_file(*args, **{**kwargs, "batch_size": 2, "on_batch": stop})
+
+    monkeypatch.setattr("seqmaxent.pipeline.sample_file", interrupt_after_first_batch)
+    code, err = run_main(monkeypatch, capsys, "sample", MODEL, fa, "-o", out, *FAST)
+    assert code == 130 and "use --resume" in err
+    with h5py.File(out) as f:
+        assert f["names"].shape == (2,)
+
+
+def test_unreadable_fasta(tmp_path, monkeypatch, capsys):
+    (tmp_path / "bad.fa").write_text("ACGT\n>s1\nACGT\n")
+    code, err = run_main(monkeypatch, capsys, "sample", MODEL, tmp_path / "bad.fa", "-o", tmp_path / "o.h5", *FAST)
+    assert code == 1 and "bad.fa: line 1 has sequence before any '>' header" in err
+    (tmp_path / "x.txt").write_text(">s1\nACGT\n")
+    code, err = run_main(monkeypatch, capsys, "sample", MODEL, tmp_path / "x.txt", "-o", tmp_path / "o.h5", *FAST)
+    assert code == 1 and "unknown input type" in err
