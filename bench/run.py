@@ -78,13 +78,9 @@ def table(rows: list[dict]) -> str:
     base = {(r["network"], r["threads"]): r["proposals_per_s"] for r in rows if r["method"] == "pytorch"}
     for r in rows:
         ref = base.get((r["network"], r["threads"]))
-        lines.append(
-            f"| {r['network']} | {r['method']} | {r['threads']} | {r['proposals_per_s']:,.0f} | "
-            f"{r['proposals_per_s'] / ref:.1f}x | {r['flops_per_proposal'] / 1e6:.2f} M | "
-            f"{100 * r['peak_fraction']:.1f} | {r['peak_rss_mb']:.0f} |" if ref else
-            f"| {r['network']} | {r['method']} | {r['threads']} | {r['proposals_per_s']:,.0f} | - | "
-            f"{r['flops_per_proposal'] / 1e6:.2f} M | {100 * r['peak_fraction']:.1f} | {r['peak_rss_mb']:.0f} |"
-        )
+        ratio = f"{r['proposals_per_s'] / ref:.1f}x" if ref else "-"
+        lines.append(f"| {r['network']} | {r['method']} | {r['threads']} | {r['proposals_per_s']:,.0f} | {ratio} | "
+                     f"{r['flops_per_proposal'] / 1e6:.2f} M | {100 * r['peak_fraction']:.1f} | {r['peak_rss_mb']:.0f} |")
     return "\n".join(lines)
 
 

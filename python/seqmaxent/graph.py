@@ -13,11 +13,11 @@ from onnx import helper, numpy_helper
 from .errors import ModelError
 
 # Ops that may follow the final linear layer without changing which unit is which.
-_OUTPUT_OPS = {"Softmax", "LogSoftmax", "Sigmoid", "Identity", "Dropout"}
+OUTPUT_OPS = {"Softmax", "LogSoftmax", "Sigmoid", "Identity", "Dropout"}
 # Ops that only rearrange the one-hot input before the first convolution.
-_LAYOUT_OPS = {"Transpose", "Reshape", "Unsqueeze", "Squeeze", "Identity", "Cast", "Flatten"}
+LAYOUT_OPS = {"Transpose", "Reshape", "Unsqueeze", "Squeeze", "Identity", "Cast", "Flatten"}
 # Ops that pass Phi through unchanged at inference.
-_PASS_OPS = {"Identity", "Dropout"}
+PASS_OPS = {"Identity", "Dropout"}
 
 
 def load(path: str | Path) -> onnx.ModelProto:
@@ -103,7 +103,7 @@ class Head:
     activation: str  # op after it (Softmax, Sigmoid...) or "Identity"
 
 
-def _linear(g: Graph, node: onnx.NodeProto) -> tuple[str, np.ndarray, np.ndarray] | None:
+def linear(g: Graph, node: onnx.NodeProto) -> tuple[str, np.ndarray, np.ndarray] | None:
     """(input, weight (out, in), bias) if `node` is Gemm, MatMul, or Add(MatMul, const) with constant weights."""
     if node.op_type == "Gemm" and not attr(node, "transA", 0):
         w = g.const(node.input[1])
@@ -125,7 +125,7 @@ def _linear(g: Graph, node: onnx.NodeProto) -> tuple[str, np.ndarray, np.ndarray
             inner = g.producer.get(node.input[mm])
             b = g.const(node.input[other])
             if inner is not None and inner.op_type == "MatMul" and b is not None:
-                lin = _linear(g, inner)
+                lin = linear(g, inner)
                 if lin is not None and b.size in (1, lin[1].shape[0]):
                     return lin[0], lin[1], np.broadcast_to(b.reshape(-1), (lin[1].shape[0],))
     return None
@@ -136,13 +136,13 @@ def find_head(model: onnx.ModelProto) -> Head | None:
     g = Graph(model)
     name, activation = model.graph.output[0].name, "Identity"
     node = g.producer.get(name)
-    while node is not None and node.op_type in _OUTPUT_OPS:
-        if node.op_type not in _PASS_OPS:
+    while node is not None and node.op_type in OUTPUT_OPS:
+        if node.op_type not in PASS_OPS:
             activation = node.op_type
         node = g.producer.get(node.input[0])
     if node is None:
         return None
-    lin = _linear(g, node)
+    lin = linear(g, node)
     if lin is None:
         return None
     phi, w, b = lin

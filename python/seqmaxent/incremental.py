@@ -15,7 +15,7 @@ import onnx
 import onnxruntime as ort
 
 from . import layouts
-from .graph import _LAYOUT_OPS, _PASS_OPS, Graph, _linear, attr, cut
+from .graph import LAYOUT_OPS, PASS_OPS, Graph, linear, attr, cut
 
 
 @dataclass(frozen=True)
@@ -145,14 +145,14 @@ def _dense(g: Graph, conv: Conv, phi: str) -> Dense | None:
     if node is not None and node.op_type == "MatMul":
         after = g.only_consumer(node.output[0])
         node = after if after is not None and after.op_type == "Add" else node
-    lin = _linear(g, node) if node is not None else None
+    lin = linear(g, node) if node is not None else None
     if lin is None or lin[0] != name or lin[1].shape[1] != size:
         return None
     name, node = node.output[0], g.only_consumer(node.output[0])
     activation = "identity"
     if node is not None and node.op_type == "Relu":
         activation, name, node = "relu", node.output[0], g.only_consumer(node.output[0])
-    while node is not None and node.op_type in _PASS_OPS:
+    while node is not None and node.op_type in PASS_OPS:
         name, node = node.output[0], g.only_consumer(node.output[0])
     if name != phi:
         return None
@@ -165,7 +165,7 @@ def extract(phi_model: onnx.ModelProto, layout: str, length: int) -> Parts | Non
     source = phi_model.graph.input[0].name
     phi = phi_model.graph.output[0].name
     name, node = source, g.only_consumer(source)
-    while node is not None and node.op_type in _LAYOUT_OPS:
+    while node is not None and node.op_type in LAYOUT_OPS:
         name, node = node.output[0], g.only_consumer(node.output[0])
     if node is None or node.op_type != "Conv" or node.input[0] != name:
         return None

@@ -93,7 +93,7 @@ class Model:
         self._sessions: dict[str, ort.InferenceSession] = {}
         self._plans: dict[int, _core.Plan] = {}
         self._engines: dict[tuple, _core.Engine] = {}
-        test = self._probe_length()
+        test = self._default_length()
         self.phi_dim = int(self.phi(np.zeros((2, test), np.uint8)).shape[1])
         if self.head is not None and self.head.weight.shape[1] != self.phi_dim:
             raise ModelError(f"{self.path}: final layer weight {self.head.weight.shape} does not match Phi size {self.phi_dim}")
@@ -104,7 +104,7 @@ class Model:
         return None if self.head is None else self.head.weight.shape[0]
 
     def info(self) -> ModelInfo:
-        length = self.length or self._probe_length()
+        length = self.length or self._default_length()
         return ModelInfo(
             path=str(self.path), input_name=self.input_name, layout=self.layout, length=self.length,
             alphabet=self.alphabet, phi=self.phi_name, phi_dim=self.phi_dim, outputs=self.n_outputs,
@@ -174,7 +174,8 @@ class Model:
         return out.reshape(len(out), -1)
 
     # -- the core --------------------------------------------------------------------------
-    def _probe_length(self) -> int:
+    def _default_length(self) -> int:
+        """The model's length, or 100 bp for a fully convolutional model (for checks and plans)."""
         return self.length if self.length is not None else 100
 
     def plan(self, length: int) -> _core.Plan:
@@ -226,7 +227,7 @@ class Model:
 
     def save_plan(self, folder: str | Path, units: Units = None, length: int | None = None) -> None:
         """Write the plan folder that the ``seqmaxent-bench`` binary reads."""
-        self.plan(length or self._probe_length()).save(self.scale(units), str(folder))
+        self.plan(length or self._default_length()).save(self.scale(units), str(folder))
 
 
 def inspect(model: Model | str | Path, **kwargs) -> ModelInfo:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from . import _core
 
-MIN_VERSION = (1, _core.ort_api_version())
+MIN_VERSION = f"1.{_core.ort_api_version()}"  # ONNX Runtime release of the C API the core was built for
 
 
 @functools.lru_cache(maxsize=None)
@@ -20,7 +20,7 @@ def library_path() -> str:
     capi = Path(next(iter(spec.submodule_search_locations))) / "capi"
     found = sorted(capi.glob("libonnxruntime.so*"), key=lambda p: len(p.name), reverse=True)
     if not found:
-        raise ImportError(f"no libonnxruntime.so in {capi}; reinstall onnxruntime >= {MIN_VERSION[0]}.{MIN_VERSION[1]}")
+        raise ImportError(f"no libonnxruntime.so in {capi}; reinstall onnxruntime >= {MIN_VERSION}")
     return str(found[0])
 
 

@@ -10,7 +10,7 @@ import h5py
 
 FORMAT, VERSION = "seqmaxent-results", 1
 # Run parameters that may differ between a run and its resumption.
-NOT_COMPARED = {"threads", "batch_size", "created_by"}
+NOT_COMPARED = {"threads", "batch_size"}
 TOP_PAIRS = 20  # position pairs with the highest mutual information kept per input
 
 def _layout(L: int, S: int, chains: int, outputs: int) -> dict[str, tuple[tuple[int, ...], str]]:
