@@ -40,6 +40,12 @@ def auroc(score: np.ndarray, label: np.ndarray) -> float:
     return float((ranks[pos].sum() - pos.sum() * (pos.sum() + 1) / 2) / (pos.sum() * (~pos).sum()))
 
 
+def split(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of test.fa held out (10%) and used for training (90%), seeded."""
+    order = np.random.default_rng(0).permutation(n)
+    return order[: n // 10], order[n // 10 :]
+
+
 def network() -> nn.Sequential:
     return nn.Sequential(
         nn.Conv1d(4, 64, 24), nn.ReLU(), nn.Flatten(), nn.Linear(64 * 78, 100), nn.ReLU(), nn.Dropout(0.5),
@@ -60,8 +66,7 @@ def main() -> None:
     torch.manual_seed(0)
     codes, labels = read(args.data / "test.fa")
     valid_codes, valid_labels = read(args.data / "valid.fa")
-    order = np.random.default_rng(0).permutation(len(codes))
-    held, train = order[: len(order) // 10], order[len(order) // 10 :]
+    held, train = split(len(codes))
     x, y = tensor(codes[train]), torch.as_tensor(labels[train])
     # Reverse complements as extra training examples: with channels ACGT, complementing
     # reverses the channel axis.
