@@ -106,7 +106,8 @@ def recovery(res: sm.Result, names: list[str], bg: np.ndarray, targets) -> dict:
         hit = next((k for k, m in enumerate(ranked) if m.target_id.startswith("MA0139")), None)
         if hit is not None:
             out.update(rank=hit + 1, p=ranked[hit].p_value, q=ranked[hit].q_value)
-        out.update(sites=consensus[0].sites, motif=consensus[0].consensus, best=ranked[0].target_name)
+        out.update(sites=consensus[0].sites, motif=consensus[0].consensus, best=ranked[0].target_name,
+                   pwm=consensus[0].pwm.round(4).tolist())
     return out
 
 
@@ -204,4 +205,32 @@ def write(r: dict) -> str:
         f"calls them bound with P = {a['p_bound']}; {a['segments']} segments, consensus {a['motif'] or '-'} "
         f"({a['sites']} sites), MA0139 rank {fmt(a['rank'], 'd')} (p {fmt(a['p'], '.2g')}, q {fmt(a['q'], '.2g')}).",
         "",
+        figure(r),
+        "",
     ])
+
+
+def figure(r: dict) -> str:
+    import logomaker
+    import pandas as pd
+
+    from .figures import save, subplots
+
+    fig, (ax, bx) = subplots(1, 2, figsize=(10, 3.2), gridspec_kw={"width_ratios": [1, 1.4]})
+    betas = [x["beta"] for x in r["sweep"]]
+    ax.plot(betas, [x["localised"] for x in r["sweep"]], "o-", label="MaxEnt")
+    for name, v in r["baselines"].items():
+        ax.axhline(v, lw=0.8, ls="--", color="0.5")
+        ax.text(betas[0], v, name, fontsize=7, va="bottom", color="0.4")
+    ax.set_xscale("log")
+    ax.set_xlabel("beta")
+    ax.set_ylabel("top window on FIMO hit")
+    best = min((x for x in r["sweep"] if x["rank"] is not None), key=lambda x: (x["rank"], x["p"]))
+    pwm = np.array(best["pwm"])
+    info = 2 + (pwm * np.log2(np.clip(pwm, 1e-9, 1))).sum(axis=1)
+    logomaker.Logo(pd.DataFrame(pwm * info[:, None], columns=list("ACGT")), ax=bx, color_scheme="classic")
+    bx.set_ylabel("bits")
+    bx.set_title(f"consensus at beta {best['beta']} ({best['sites']} sites): MA0139 rank {best['rank']}, "
+                 f"p = {best['p']:.1g}", fontsize=9)
+    return save(fig, "ctcf", "CTCF: localisation against beta, attribution baselines dashed (left); the consensus "
+                "of the sampled high-importance segments at the best-matching beta (right).")

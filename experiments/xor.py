@@ -189,7 +189,21 @@ def write(results: dict) -> str:
         "| --- | --- |",
         *[f"| {m} | {mean_sd(v)} |" for m, v in missed.items()],
         "",
+        figure(rows),
+        "",
     ]
     return "\n".join(text)
+
+
+def figure(rows: list[dict]) -> str:
+    from .figures import save, subplots
+
+    fig, ax = subplots(figsize=(4.2, 3.6))
+    ax.scatter([r["kept_if_positions_independent"] for r in rows], [r["kept"] for r in rows], s=14)
+    ax.plot([0.5, 1], [0.5, 1], color="0.6", lw=0.8)
+    ax.set_xlabel("x0's class kept, positions independent")
+    ax.set_ylabel("x0's class kept, MaxEnt samples")
+    return save(fig, "xor_joint", "XOR: per network, the class kept by the joint samples against the same "
+                "marginals sampled independently (diagonal: no joint structure).")
 
 
