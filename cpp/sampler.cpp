@@ -63,6 +63,8 @@ void for_blocks(int64_t count, int block, int threads, std::atomic<bool>& stop, 
 void Sampler::run_phi(const uint8_t* codes, int64_t n, float* phi) {
   const Plan& plan = engine_.plan();
   const size_t L = plan.length, P = plan.phi_dim;
+  for (int64_t i = 0; i < n * int64_t(L); ++i)
+    if (codes[i] > kUnknown) throw std::invalid_argument("base codes must be 0..3, or 4 for N");
   for_blocks(n, engine_.block_size(n), engine_.threads(), stop_, [&](int64_t first, int m, int thread) {
     auto block = engine_.make_block(m, thread);
     const float* out = block->reset(codes + first * L);
@@ -74,8 +76,6 @@ void Sampler::run(const uint8_t* x0, int64_t inputs, const SamplerConfig& config
   config.validate(engine_.plan().phi_dim);
   if (inputs < 1) throw std::invalid_argument("no input sequences");
   const int L = engine_.plan().length;
-  for (int64_t i = 0; i < inputs * L; ++i)
-    if (x0[i] > kUnknown) throw std::invalid_argument("base codes must be 0..3, or 4 for N");
   // The positions each input's chains may mutate: all but its Ns.
   mutable_.assign(inputs, {});
   for (int64_t i = 0; i < inputs; ++i) {

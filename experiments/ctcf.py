@@ -41,7 +41,7 @@ def best_hits(codes: np.ndarray, pwm: np.ndarray) -> np.ndarray:
     """Start of the best MA0139 match in each sequence (-1 where FIMO finds none at p < 1e-3)."""
     from memelite import fimo
 
-    x = np.eye(5, 4, dtype=np.float32)[codes].transpose(0, 2, 1)
+    x = sm.sequences.onehot(codes).transpose(0, 2, 1)
     hits = fimo({"MA0139": pwm.T}, x, threshold=1e-3)[0]
     start = np.full(len(codes), -1)
     best = hits.sort_values("score", ascending=False).drop_duplicates("sequence_name")
@@ -70,7 +70,7 @@ def baselines(codes: np.ndarray) -> dict[str, np.ndarray]:
         for p in params:
             p.copy_(torch.as_tensor(by_shape[tuple(p.shape)]))
     net.eval()
-    x = torch.as_tensor(np.eye(5, 4, dtype=np.float32)[codes]).transpose(1, 2).contiguous().requires_grad_(True)
+    x = torch.as_tensor(sm.sequences.onehot(codes)).transpose(1, 2).contiguous().requires_grad_(True)
 
     def logodds(t):
         out = net(t)
@@ -211,8 +211,7 @@ def write(r: dict) -> str:
 
 
 def figure(r: dict) -> str:
-    import logomaker
-    import pandas as pd
+    from seqmaxent.logos import pwm_figure
 
     from .figures import save, subplots
 
@@ -226,10 +225,7 @@ def figure(r: dict) -> str:
     ax.set_xlabel("beta")
     ax.set_ylabel("top window on FIMO hit")
     best = min((x for x in r["sweep"] if x["rank"] is not None), key=lambda x: (x["rank"], x["p"]))
-    pwm = np.array(best["pwm"])
-    info = 2 + (pwm * np.log2(np.clip(pwm, 1e-9, 1))).sum(axis=1)
-    logomaker.Logo(pd.DataFrame(pwm * info[:, None], columns=list("ACGT")), ax=bx, color_scheme="classic")
-    bx.set_ylabel("bits")
+    pwm_figure(np.array(best["pwm"]), ax=bx)
     bx.set_title(f"consensus at beta {best['beta']} ({best['sites']} sites): MA0139 rank {best['rank']}, "
                  f"p = {best['p']:.1g}", fontsize=9)
     return save(fig, "ctcf", "CTCF: localisation against beta, attribution baselines dashed (left); the consensus "

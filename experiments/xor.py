@@ -20,7 +20,7 @@ from torch import nn
 
 import seqmaxent as sm
 
-from .common import DOCS, MODELS, mean_sd, need_data
+from .common import MODELS, mean_sd, need_data
 
 BASES = "ACGT"
 ALL = ["".join(p) for p in itertools.product(BASES, repeat=2)]

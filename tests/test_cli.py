@@ -94,7 +94,7 @@ def test_npy_and_bed_inputs(tmp_path):
     chrom = "AAAAA" + SEQS[0] + "CCCCC" + SEQS[1] + "GG"
     genome.write_text(">chrA\n" + chrom + "\n")
     bed = tmp_path / "r.bed"
-    bed.write_text(f"chrA\t5\t29\tsite1\t0\t+\nchrA\t34\t58\t.\t0\t-\n")
+    bed.write_text("chrA\t5\t29\tsite1\t0\t+\nchrA\t34\t58\t.\t0\t-\n")
     out = tmp_path / "bed.h5"
     assert run("sample", MODEL, bed, "--genome", genome, "-o", out, *FAST).exit_code == 0
     with h5py.File(out) as f:

@@ -11,6 +11,7 @@ import numpy as np
 from . import __version__
 from .diagnostics import advice
 from .model import Model
+from .store import load
 from .sampling import gc_mu
 
 model_options = [
@@ -104,7 +105,8 @@ def sample(model: str, input: str, output: str, genome, beta, target, tolerance,
     with --genome) through MODEL (ONNX) into OUTPUT."""
     from tqdm import tqdm
 
-    from .pipeline import count_records, sample_file
+    from .inputs import count_records
+    from .pipeline import sample_file
 
     if mu is not None and gc_fraction is not None:
         raise click.UsageError("give --mu or --gc-fraction, not both")
@@ -142,7 +144,7 @@ def sample(model: str, input: str, output: str, genome, beta, target, tolerance,
 @click.option("--top", default=10, show_default=True, help="Most important positions listed per input.")
 def summarize(result: str, top: int) -> None:
     """Per-input summary of RESULT: predicted class kept, GC, diagnostics, most important positions."""
-    params, names, h5 = _read(result)
+    params, names, h5 = load(result)
     with h5:
         click.echo(f"{result}: {len(names)} input(s), model {params['model']}, beta {params['beta']}, "
                    f"mu {params['mu']:.3f}, {params['chains']} chains x {params['steps']} steps")
@@ -159,14 +161,6 @@ def summarize(result: str, top: int) -> None:
                 click.echo(f"warning: {name}: {warning}", err=True)
 
 
-def _read(result: str):
-    """Parameters, names and the open HDF5 file of a results file."""
-    from .store import load
-
-    params, h5 = load(result)
-    return params, [n.decode() if isinstance(n, bytes) else n for n in h5["names"][:]], h5
-
-
 @cli.command()
 @click.argument("result", type=click.Path(exists=True, dir_okay=False))
 @click.option("-o", "--outdir", required=True, type=click.Path(file_okay=False), help="Folder for the logo files.")
@@ -177,7 +171,7 @@ def logos(result: str, outdir: str, max_inputs: int) -> None:
     from .sampling import constrained_mask
     from .summary import background
 
-    params, names, h5 = _read(result)
+    params, names, h5 = load(result)
     Path(outdir).mkdir(parents=True, exist_ok=True)
     bg = background(params["mu"], constrained_mask(params["constrained"], params["alphabet"]))
     with h5:
@@ -201,7 +195,7 @@ def motifs(result: str, outdir: str, threshold: float, min_length: int, top: int
     and JASPAR files, with Tomtom matches against JASPAR CORE vertebrates (matches.tsv)."""
     from . import motifs as m
 
-    params, names, h5 = _read(result)
+    params, names, h5 = load(result)
     out = Path(outdir)
     out.mkdir(parents=True, exist_ok=True)
     with h5:

@@ -18,6 +18,10 @@ FASTA_SUFFIXES = {".fa", ".fasta", ".fna", ".fas"}
 _COMPLEMENT = str.maketrans("ACGTNacgtn", "TGCANtgcan")
 
 
+def _is_bed_record(line: str) -> bool:
+    return bool(line.strip()) and not line.startswith(("#", "track", "browser"))
+
+
 def reverse_complement(seq: str) -> str:
     return seq.translate(_COMPLEMENT)[::-1]
 
@@ -59,7 +63,7 @@ def read_bed(path: Path, genome: str | Path) -> Iterator[tuple[str, str]]:
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rt") as f:
         for number, line in enumerate(f, start=1):
-            if not line.strip() or line.startswith(("#", "track", "browser")):
+            if not _is_bed_record(line):
                 continue
             where = f"{path}: line {number}"
             cols = line.rstrip("\n").split("\t")
@@ -100,6 +104,21 @@ def read_inputs(path: str | Path, alphabet: str = "ACGT", genome: str | Path | N
     if genome is None:
         raise SequenceError(f"{path}: BED input needs the genome FASTA (--genome)")
     return read_bed(path, genome)
+
+
+def count_records(path: str | Path) -> int:
+    """Number of records in an input file, by a quick pass over it."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"input not found: {path}")
+    kind = _kind(path)
+    if kind == "npy":
+        return int(np.load(path, mmap_mode="r").shape[0])
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt") as f:
+        if kind == "bed":
+            return sum(1 for line in f if _is_bed_record(line))
+        return sum(1 for line in f if line.startswith(">"))
 
 
 def batches(records: Iterable[tuple[str, str]], size: int) -> Iterator[list[tuple[str, str]]]:

@@ -44,6 +44,28 @@ def figure(marginals: np.ndarray, importance: np.ndarray, x0: np.ndarray, alphab
     return fig
 
 
+def pwm_figure(pwm: np.ndarray, ax=None):
+    """Information logo of a PWM (width, 4), columns A, C, G, T; on `ax`, or a new small figure."""
+    import logomaker
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    from .motifs import information
+
+    fig = None
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(max(2.5, 0.3 * len(pwm)), 1.4))
+    logomaker.Logo(pd.DataFrame(pwm * information(pwm)[:, None], columns=list("ACGT")), ax=ax, color_scheme="classic")
+    ax.set_ylim(0, 2)
+    ax.set_ylabel("bits")
+    if fig is not None:
+        fig.tight_layout()
+    return fig
+
+
 def save(fig, stem: str | Path, formats: tuple[str, ...] = ("png", "svg")) -> list[Path]:
     """Write the figure as STEM.png and STEM.svg; returns the paths."""
     import matplotlib.pyplot as plt

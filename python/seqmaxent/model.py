@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Union
 
 import numpy as np
-import onnx
 import onnxruntime as ort
 
 from . import _core, graph, incremental, layouts, runtime

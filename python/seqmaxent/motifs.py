@@ -24,6 +24,11 @@ class Motif:
         return "".join("ACGT"[i] for i in self.pwm.argmax(axis=1))
 
 
+def information(pwm: np.ndarray) -> np.ndarray:
+    """Information (bits, against a uniform background) of each column of a PWM (width, 4)."""
+    return 2 + (pwm * np.log2(np.clip(pwm, 1e-9, 1))).sum(axis=1)
+
+
 def to_acgt(p: np.ndarray, alphabet: str) -> np.ndarray:
     """Reorder the last axis from `alphabet` order to A, C, G, T."""
     return p[..., [alphabet.index(b) for b in "ACGT"]]
@@ -72,10 +77,7 @@ def aggregate(motifs: list[Motif], min_correlation: float = 0.6, min_overlap: in
     """Consensus motifs across inputs: greedily, the most informative remaining motif is a seed,
     every motif whose best overlap (either strand) correlates >= min_correlation with it is aligned
     to it, and the aligned PWMs are averaged over the seed's columns."""
-    def information(m: Motif) -> float:
-        return float((2 + (m.pwm * np.log2(np.clip(m.pwm, 1e-9, 1))).sum(axis=1)).sum())
-
-    left = sorted(motifs, key=information, reverse=True)
+    left = sorted(motifs, key=lambda m: float(information(m.pwm).sum()), reverse=True)
     out: list[Motif] = []
     while left:
         seed = left.pop(0)

@@ -15,6 +15,7 @@ from .inputs import batches, read_inputs
 from .model import Model
 from .result import Result
 from .sampling import constrained_mask, sample
+from .sequences import UNKNOWN
 from .store import TOP_PAIRS, ResultsFile
 
 
@@ -32,13 +33,13 @@ def batch_values(model: Model, res: Result) -> dict[str, np.ndarray]:
     return {
         "x0": res.x0, "samples": res.samples, "distances": res.distances, "acceptance": res.acceptance,
         "outputs": res.outputs, "marginals": p, "entropy": summary.entropy(p),
-        "importance": np.where(res.x0 == 4, 0.0, summary.importance(p, bg)), "retained": summary.retained(res.samples, res.x0),
+        "importance": np.where(res.x0 == UNKNOWN, 0.0, summary.importance(p, bg)), "retained": summary.retained(res.samples, res.x0),
         "gc": np.stack([summary.gc_content(res.samples, mask).mean(axis=1), summary.gc_content(res.x0, mask),
                         np.full(res.n_inputs, bg[np.asarray(mask)].sum())], axis=1),
         "kept_class": np.array([kept_fraction(model, res.samples[i], res.outputs[i]) for i in range(res.n_inputs)]),
         "rhat": diagnostics.split_rhat(res.distances.reshape(res.n_inputs, chains, -1)),
         "ess": diagnostics.ess(res.distances.reshape(res.n_inputs, chains, -1)),
-        "rhat_positions": np.where(changing, rhat_pos, np.nan).max(axis=1, initial=1.0, where=changing),
+        "rhat_positions": np.max(rhat_pos, axis=1, initial=1.0, where=changing),
         "ess_positions": np.min(ess_pos, axis=1, initial=float(res.samples.shape[1]), where=changing),
         "top_pairs": np.array([summary.top_pairs(summary.mutual_information(s), TOP_PAIRS) for s in res.samples]),
     }
@@ -65,22 +66,6 @@ def _runs(items: list[tuple[int, str, str]]) -> list[tuple[int, list[tuple[str, 
         else:
             runs.append((i, [(name, seq)]))
     return runs
-
-
-def count_records(path: str | Path) -> int:
-    """Number of input records, by a quick pass over the file."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"input not found: {path}")
-    if path.suffix.lower() == ".npy" or path.name.lower().endswith(".npy"):
-        return int(np.load(path, mmap_mode="r").shape[0])
-    import gzip
-
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt") as f:
-        if ".bed" in path.name.lower():
-            return sum(1 for line in f if line.strip() and not line.startswith(("#", "track", "browser")))
-        return sum(1 for line in f if line.startswith(">"))
 
 
 # sample() settings recorded in the results file (with sample()'s defaults where not given)

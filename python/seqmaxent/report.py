@@ -7,7 +7,6 @@ import html
 import io
 from pathlib import Path
 
-import numpy as np
 
 from . import __version__
 from . import logos, motifs
@@ -35,23 +34,6 @@ def _png(fig) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
-def _pwm_logo(pwm: np.ndarray):
-    import logomaker
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import pandas as pd
-
-    info = 2 + (pwm * np.log2(np.clip(pwm, 1e-9, 1))).sum(axis=1)
-    fig, ax = plt.subplots(figsize=(max(2.5, 0.3 * len(pwm)), 1.4))
-    logomaker.Logo(pd.DataFrame(pwm * info[:, None], columns=list("ACGT")), ax=ax, color_scheme="classic")
-    ax.set_ylim(0, 2)
-    ax.set_ylabel("bits")
-    fig.tight_layout()
-    return fig
-
-
 def _table(header: list[str], rows: list[list], name_columns: int = 1) -> str:
     head = "".join(f"<th class='name'>{h}</th>" if i < name_columns else f"<th>{h}</th>" for i, h in enumerate(header))
     body = "".join(
@@ -62,21 +44,17 @@ def _table(header: list[str], rows: list[list], name_columns: int = 1) -> str:
 
 def build(results: list[str | Path], output: str | Path, max_inputs: int = 20, match: bool = True) -> Path:
     """Write the report of one or more results files (several: a beta sweep over the same inputs)."""
-    runs = []
-    for path in results:
-        params, h5 = load(path)
-        runs.append((params, h5, Path(path)))
+    runs = [load(path) for path in results]
     runs.sort(key=lambda r: r[0]["beta"])
     try:
         return _write(runs, Path(output), max_inputs, match)
     finally:
-        for _, h5, _ in runs:
+        for _, _, h5 in runs:
             h5.close()
 
 
 def _write(runs, output: Path, max_inputs: int, match: bool) -> Path:
-    first, h5_first, _ = runs[0]
-    names = [n.decode() if isinstance(n, bytes) else n for n in h5_first["names"][:]]
+    first, names, _ = runs[0]
     alphabet = first["alphabet"]
     bg = background(first["mu"], constrained_mask(first["constrained"], alphabet))
     betas = ", ".join(f"{p['beta']:g}" for p, _, _ in runs)
@@ -92,7 +70,7 @@ def _write(runs, output: Path, max_inputs: int, match: bool) -> Path:
                                                       f"{first['burn_in']})"],
                 ["seed", first["seed"]], ["seqmaxent", first.get("version", __version__)]]
     parts += ["<h2>Run</h2>", _table(["setting", "value"], settings, name_columns=2)]
-    for params, h5, path in runs:
+    for params, _, h5 in runs:
         rows, warnings = [], []
         for i, name in enumerate(names):
             gc = h5["gc"][i]
@@ -110,7 +88,7 @@ def _write(runs, output: Path, max_inputs: int, match: bool) -> Path:
     parts.append("<h2>Inputs</h2>")
     for i, name in enumerate(names[:max_inputs]):
         parts.append(f"<h3>{html.escape(name)}</h3>")
-        for params, h5, _ in runs:
+        for params, _, h5 in runs:
             fig = logos.figure(h5["marginals"][i], h5["importance"][i], h5["x0"][i], alphabet, bg,
                                title=f"{name}, beta {params['beta']:g}")
             pairs = ", ".join(f"{int(a) + 1}-{int(b) + 1} ({v:.2f} bits)" for a, b, v in h5["top_pairs"][i][:5])
@@ -119,7 +97,7 @@ def _write(runs, output: Path, max_inputs: int, match: bool) -> Path:
                          f"background); bottom: importance with x0. Most dependent position pairs: {pairs}.</div></div>")
     if len(names) > max_inputs:
         parts.append(f"<p>Logos of the first {max_inputs} of {len(names)} inputs.</p>")
-    for params, h5, _ in runs:
+    for params, _, h5 in runs:
         found = [m for i, name in enumerate(names)
                  for m in motifs.extract(name, h5["marginals"][i], h5["importance"][i], alphabet)]
         consensus = motifs.aggregate(found)
@@ -132,7 +110,7 @@ def _write(runs, output: Path, max_inputs: int, match: bool) -> Path:
             rows = [[x.target_id, html.escape(x.target_name), f"{x.p_value:.2g}", f"{x.q_value:.2g}", x.strand]
                     for x in best]
             parts.append(f"<div class='figure'><b>{html.escape(m.name)}</b> ({m.sites} site(s), {m.consensus})<br>"
-                         f"<img alt='motif {html.escape(m.name)}' src='{_png(_pwm_logo(m.pwm))}'>"
+                         f"<img alt='motif {html.escape(m.name)}' src='{_png(logos.pwm_figure(m.pwm))}'>"
                          + (_table(["JASPAR", "name", "p", "q", "strand"], rows, name_columns=2) if rows else "")
                          + "</div>")
     parts.append("</body></html>")

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import h5py
+import numpy as np
 
 FORMAT, VERSION = "seqmaxent-results", 1
 # Run parameters that may differ between a run and its resumption.
@@ -85,7 +86,7 @@ class ResultsFile:
 
     @property
     def names(self) -> list[str]:
-        return [n.decode() if isinstance(n, bytes) else n for n in self.h5["names"][:]]
+        return _names(self.h5)
 
     def append(self, names: list[str], values: dict[str, np.ndarray]) -> None:
         """Add a batch of inputs; written to disk before returning."""
@@ -106,10 +107,14 @@ class ResultsFile:
         self.close()
 
 
-def load(path: str | Path) -> tuple[dict, h5py.File]:
-    """Parameters and the open HDF5 file (read-only) of a results file."""
+def _names(h5: h5py.File) -> list[str]:
+    return [n.decode() if isinstance(n, bytes) else n for n in h5["names"][:]]
+
+
+def load(path: str | Path) -> tuple[dict, list[str], h5py.File]:
+    """Parameters, input names and the open HDF5 file (read-only) of a results file."""
     h5 = h5py.File(path, "r")
     if h5.attrs.get("format") != FORMAT:
         h5.close()
         raise ValueError(f"{path} is not a seqmaxent results file")
-    return json.loads(h5.attrs["params"]), h5
+    return json.loads(h5.attrs["params"]), _names(h5), h5

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .sequences import UNKNOWN
+from .sequences import onehot as to_onehot
 
 
 def background(mu: float, constrained: list[bool]) -> np.ndarray:
@@ -48,7 +49,7 @@ def mutual_information(samples: np.ndarray) -> np.ndarray:
     """Mutual information (L, L) in bits between positions, from samples (S, L). The marginals alone
     miss dependences such as XOR logic; the diagonal holds each position's entropy."""
     S, L = samples.shape
-    onehot = np.eye(5, 4)[samples].reshape(S, L * 4)
+    onehot = to_onehot(samples).reshape(S, L * 4).astype(np.float64)
     joint = (onehot.T @ onehot / S).reshape(L, 4, L, 4)
     p = onehot.mean(axis=0).reshape(L, 4)
     outer = np.einsum("ia,jb->iajb", p, p)
