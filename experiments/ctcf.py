@@ -218,9 +218,9 @@ def figure(r: dict) -> str:
     fig, (ax, bx) = subplots(1, 2, figsize=(10, 3.2), gridspec_kw={"width_ratios": [1, 1.4]})
     betas = [x["beta"] for x in r["sweep"]]
     ax.plot(betas, [x["localised"] for x in r["sweep"]], "o-", label="MaxEnt")
-    for name, v in r["baselines"].items():
-        ax.axhline(v, lw=0.8, ls="--", color="0.5")
-        ax.text(betas[0], v, name, fontsize=7, va="bottom", color="0.4")
+    for (name, v), style in zip(r["baselines"].items(), ["--", ":", "-.", (0, (5, 1))]):
+        ax.axhline(v, lw=0.9, ls=style, color="0.45", label=name)
+    ax.legend(fontsize=7, loc="lower left")
     ax.set_xscale("log")
     ax.set_xlabel("beta")
     ax.set_ylabel("top window on FIMO hit")
