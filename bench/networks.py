@@ -2,7 +2,7 @@
 
 ctcf: the paper's CTCF architecture, Conv1d 4->64 width 24, ReLU, Flatten, Linear 4992->100,
 ReLU, Dropout, Linear 100->2, on 101 bp. basset: a Basset-like 1,000-bp network (three
-conv/pool stages, dense 2304->256), where the core updates the first conv and ONNX Runtime the rest.
+conv/pool stages, dense 2304->256). The core updates every layer of both up to Phi.
 """
 
 from __future__ import annotations
@@ -65,17 +65,40 @@ def layer_flops(net: nn.Sequential, length: int) -> list[float]:
     return flops
 
 
+def _reach(first: int, last: int, width: int, stride: int, dilation: int, pad: int, out_length: int) -> tuple[int, int]:
+    """Output rows [first, last) whose window reaches input rows [first, last)."""
+    span = (width - 1) * dilation
+    return max(-(-(first + pad - span) // stride), 0), min((last - 1 + pad) // stride + 1, out_length)
+
+
 def proposal_flops(net: nn.Sequential, length: int, incremental: bool) -> float:
-    """FLOPs of one proposal: a full pass, or the incremental update: the first conv's outputs
-    whose window covers the mutation (C x width), then either the dense layer's update from
-    all of them (conv + dense in the core; an upper bound, as ReLU leaves many unchanged) or a
-    full pass of every later layer (rest of the network in ONNX Runtime)."""
-    per_layer = layer_flops(net, length)
+    """FLOPs of one proposal (2 per multiply-add, 1 per add or comparison): a full pass to Phi, or
+    the incremental update of a mutation in the middle of the sequence: the first conv's rows
+    covering it, each later conv's rows reached by a changed input row (from those changes),
+    each pool's reached rows, and the dense layer from the last changed rows. An upper bound on
+    what the core does: it skips zero changes (ReLU) and rows that come out unchanged (max pool)."""
     if not incremental:
-        return sum(per_layer)
-    conv = net[0]
-    window = conv.out_channels * conv.kernel_size[0]
-    layers = list(phi_net(net))
-    if [type(m) for m in layers] == [nn.Conv1d, nn.ReLU, nn.Flatten, nn.Linear, nn.ReLU, nn.Dropout]:
-        return 2.0 * window + 2.0 * window * layers[3].out_features
-    return 2.0 * window + sum(per_layer[1:])
+        return sum(layer_flops(net, length))
+    flops, x, rows, channels = 0.0, torch.zeros(1, 4, length), (length // 2, length // 2 + 1), 4
+    for layer in phi_net(net):
+        y = layer(x)
+        if isinstance(layer, (nn.Conv1d, nn.MaxPool1d, nn.AvgPool1d)):
+            width, stride, pad, dilation = (int(v if isinstance(v, int) else v[0]) for v in
+                                            (layer.kernel_size, layer.stride, layer.padding, getattr(layer, "dilation", 1)))
+            changed = rows[1] - rows[0]
+            rows = _reach(*rows, width, stride, dilation, pad, y.shape[-1])
+            if isinstance(layer, nn.Conv1d) and flops == 0.0:
+                flops += (rows[1] - rows[0]) * layer.out_channels  # the first conv: one weight change added per row
+            elif isinstance(layer, nn.Conv1d):
+                flops += 2.0 * changed * width * layer.in_channels * layer.out_channels
+            else:
+                flops += (rows[1] - rows[0]) * width * channels
+        elif isinstance(layer, nn.Linear):
+            flops += 2.0 * (rows[1] - rows[0]) * channels * layer.out_features
+            rows = (0, 1)
+        elif not isinstance(layer, (nn.Flatten, nn.Dropout)):
+            flops += (rows[1] - rows[0]) * y.shape[1]
+        if not isinstance(layer, nn.Flatten):
+            channels = y.shape[1]
+        x = y
+    return flops

@@ -2,8 +2,10 @@
 
     python bench/run.py [--networks ctcf basset] [--threads 1 2] [--chains 500] [--out bench/results]
 
-Each measurement runs in its own process (clean thread settings, its own peak memory). Writes
-results.json and results.md in --out. Needs PyTorch (pip install 'seqmaxent[torch]').
+Each measurement runs in its own process (clean thread settings, its own peak memory). Also
+measures the peak memory of `seqmaxent sample` on growing numbers of inputs (results are
+streamed to HDF5, so it must stay flat). Writes results.json and results.md in --out. Needs
+PyTorch (pip install 'seqmaxent[torch]').
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ sys.path.insert(0, str(HERE))
 PEAK_GFLOPS_PER_CORE = 114.0  # fp32 FMA peak of one Zen 4 core at ~3.5 GHz (228 GFLOP/s on 2 cores)
 METHODS = ["seqmaxent", "seqmaxent-full", "seqmaxent-bench", "pytorch", "onnxruntime-python"]
 # steps per measurement: enough for a few seconds each
-STEPS = {("ctcf", "fast"): 2000, ("ctcf", "full"): 100, ("basset", "fast"): 40, ("basset", "full"): 8}
+STEPS = {("ctcf", "fast"): 2000, ("ctcf", "full"): 100, ("basset", "fast"): 500, ("basset", "full"): 8}
 
 
 def measure(method: str, network: str, threads: int, chains: int, beta: float, cache: Path) -> dict:
@@ -72,6 +74,28 @@ def measure(method: str, network: str, threads: int, chains: int, beta: float, c
     return result
 
 
+MEMORY_INPUTS = [100, 1000]
+
+
+def sample_memory(inputs: int, cache: Path) -> dict:
+    """Peak RSS of the command line sampling `inputs` random 101-bp sequences with the CTCF net."""
+    import networks
+
+    _, length, onnx_path = networks.build("ctcf", cache)
+    fasta = cache / f"random-{inputs}.fa"
+    rng = np.random.default_rng(inputs)
+    fasta.write_text("".join(f">s{i}\n{''.join(rng.choice(list('ACGT'), length))}\n" for i in range(inputs)))
+    out = cache / f"random-{inputs}.h5"
+    out.unlink(missing_ok=True)
+    cli = shutil.which("seqmaxent") or str(Path(sys.executable).parent / "seqmaxent")
+    start = time.perf_counter()
+    subprocess.run([cli, "sample", str(onnx_path), str(fasta), "-o", str(out), "--beta", "50", "--chains", "20",
+                    "--steps", "1000", "--period", "50", "--layout", "NCL", "--quiet"], check=True)
+    return dict(inputs=inputs, chains=20, steps=1000, seconds=time.perf_counter() - start,
+                peak_rss_mb=resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+                output_mb=out.stat().st_size / 2**20)
+
+
 def table(rows: list[dict]) -> str:
     lines = ["| network | method | threads | proposals/s | vs PyTorch | FLOPs/proposal | % fp32 peak | peak RSS (MB) |",
              "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
@@ -84,6 +108,13 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def memory_table(rows: list[dict]) -> str:
+    lines = ["| inputs | chains x steps | time (s) | peak RSS (MB) | results file (MB) |", "| ---: | ---: | ---: | ---: | ---: |"]
+    lines += [f"| {r['inputs']:,} | {r['chains']} x {r['steps']:,} | {r['seconds']:.1f} | {r['peak_rss_mb']:.0f} | "
+              f"{r['output_mb']:.1f} |" for r in rows]
+    return "\n".join(lines)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--networks", nargs="+", default=["ctcf", "basset"], choices=["ctcf", "basset"])
@@ -93,8 +124,12 @@ def main() -> None:
     p.add_argument("--beta", type=float, default=400.0)
     p.add_argument("--out", type=Path, default=HERE / "results")
     p.add_argument("--one", nargs=3, metavar=("METHOD", "NETWORK", "THREADS"), help=argparse.SUPPRESS)
+    p.add_argument("--memory", type=int, help=argparse.SUPPRESS)
     args = p.parse_args()
     cache = args.out / "models"
+    if args.memory:
+        print(json.dumps(sample_memory(args.memory, cache)))
+        return
     if args.one:
         method, network, threads = args.one
         os.environ["OMP_NUM_THREADS"] = threads
@@ -113,10 +148,17 @@ def main() -> None:
                 rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
                 r = rows[-1]
                 print(f"{network:7s} {method:19s} {threads} threads: {r['proposals_per_s']:12,.0f} proposals/s", flush=True)
+    memory = []
+    for inputs in MEMORY_INPUTS:
+        out = subprocess.run([sys.executable, __file__, "--memory", str(inputs), "--out", str(args.out)],
+                             capture_output=True, text=True, check=True)
+        memory.append(json.loads(out.stdout.strip().splitlines()[-1]))
+        print(f"seqmaxent sample, {inputs} inputs: peak RSS {memory[-1]['peak_rss_mb']:.0f} MB", flush=True)
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "results.json").write_text(json.dumps(rows, indent=1))
-    (args.out / "results.md").write_text(table(rows) + "\n")
-    print(table(rows))
+    (args.out / "results.json").write_text(json.dumps(dict(speed=rows, memory=memory), indent=1))
+    text = table(rows) + "\n\nPeak memory of `seqmaxent sample` (CTCF net, 2 threads) as inputs grow:\n\n" + memory_table(memory)
+    (args.out / "results.md").write_text(text + "\n")
+    print(text)
 
 
 if __name__ == "__main__":

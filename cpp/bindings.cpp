@@ -35,64 +35,90 @@ PYBIND11_MODULE(_core, m) {
   m.def("available_providers", &available_providers);
   m.def("ort_api_version", [] { return ORT_API_VERSION; }, "ONNX Runtime C API version the core was built for");
 
-  py::class_<ConvLayer>(m, "ConvLayer")
-      .def(py::init([](const FloatArray& weight, const FloatArray& bias, int stride, int dilation, int pad_left,
-                       int out_length, std::vector<int64_t> tensor_shape) {
-             if (weight.ndim() != 3 || weight.shape(1) != kBases)
-               throw std::invalid_argument("conv weight must have shape (out_channels, 4, width)");
-             ConvLayer c;
-             c.out_channels = int(weight.shape(0));
-             c.width = int(weight.shape(2));
-             c.stride = stride, c.dilation = dilation, c.pad_left = pad_left, c.out_length = out_length;
-             c.weight = to_vector(weight);
-             c.bias = to_vector(bias);
-             c.tensor_shape = std::move(tensor_shape);
-             return c;
+  py::class_<Step>(m, "Step")
+      .def(py::init([](const std::string& kind, float alpha, std::optional<FloatArray> scale,
+                       std::optional<FloatArray> shift) {
+             Step st;
+             st.kind = step_kind(kind);
+             st.alpha = alpha;
+             if (scale) st.scale = to_vector(*scale);
+             if (shift) st.shift = to_vector(*shift);
+             return st;
            }),
-           py::arg("weight"), py::arg("bias"), py::arg("stride"), py::arg("dilation"), py::arg("pad_left"),
-           py::arg("out_length"), py::arg("tensor_shape"))
-      .def_readonly("out_channels", &ConvLayer::out_channels)
-      .def_readonly("width", &ConvLayer::width)
-      .def_readonly("out_length", &ConvLayer::out_length);
+           py::arg("kind"), py::arg("alpha") = 0.f, py::arg("scale") = py::none(), py::arg("shift") = py::none(),
+           "An elementwise op: relu, leaky_relu (alpha), sigmoid, tanh, exp, or affine (per-channel scale, shift)");
+
+  py::class_<Layer>(m, "Layer")
+      .def(py::init([](const std::string& kind, int in_channels, int out_channels, int width, int stride,
+                       int dilation, int pad_left, int in_length, int out_length, bool count_include_pad,
+                       std::optional<FloatArray> weight, std::optional<FloatArray> bias, std::vector<Step> after) {
+             Layer y;
+             y.kind = layer_kind(kind);
+             y.in_channels = in_channels, y.out_channels = out_channels, y.width = width, y.stride = stride;
+             y.dilation = dilation, y.pad_left = pad_left, y.in_length = in_length, y.out_length = out_length;
+             y.count_include_pad = count_include_pad;
+             if (weight) y.weight = to_vector(*weight);
+             if (bias) y.bias = to_vector(*bias);
+             y.after = std::move(after);
+             y.validate();
+             return y;
+           }),
+           py::arg("kind"), py::arg("in_channels"), py::arg("out_channels"), py::arg("width"), py::arg("stride"),
+           py::arg("dilation"), py::arg("pad_left"), py::arg("in_length"), py::arg("out_length"),
+           py::arg("count_include_pad") = false, py::arg("weight") = py::none(), py::arg("bias") = py::none(),
+           py::arg("after") = std::vector<Step>{},
+           "A conv (weight (out, in, width), bias) or max/avg pool over positions, then elementwise ops")
+      .def_property_readonly("kind", [](const Layer& y) { return layer_name(y.kind); })
+      .def_readonly("out_channels", &Layer::out_channels)
+      .def_readonly("out_length", &Layer::out_length);
 
   py::class_<DenseLayer>(m, "DenseLayer")
-      .def(py::init([](const FloatArray& weight, const FloatArray& bias, const std::string& input_activation,
-                       const std::string& activation) {
+      .def(py::init([](const FloatArray& weight, const FloatArray& bias, std::vector<Step> after) {
              if (weight.ndim() != 2) throw std::invalid_argument("dense weight must have shape (out, in)");
              DenseLayer d;
              d.out_features = int(weight.shape(0));
              d.weight = to_vector(weight);
              d.bias = to_vector(bias);
-             d.input_activation = activation_from_name(input_activation);
-             d.activation = activation_from_name(activation);
+             d.after = std::move(after);
              return d;
            }),
-           py::arg("weight"), py::arg("bias"), py::arg("input_activation"), py::arg("activation"))
+           py::arg("weight"), py::arg("bias"), py::arg("after") = std::vector<Step>{},
+           "Phi = after(weight . flatten(x) + bias), flatten index channel * length + position")
       .def_readonly("out_features", &DenseLayer::out_features);
 
   py::class_<Plan>(m, "Plan")
       .def(py::init([](int length, int phi_dim, std::vector<int64_t> input_shape, int64_t position_stride,
                        int64_t base_stride, const py::bytes& phi_model,
-                       std::optional<ConvLayer> conv, std::optional<DenseLayer> dense, const py::bytes& tail_model) {
+                       std::vector<Layer> layers, std::optional<DenseLayer> dense, const py::bytes& tail_model,
+                       std::vector<int64_t> tail_shape) {
              Plan p;
              p.length = length, p.phi_dim = phi_dim;
              p.input.shape = std::move(input_shape);
              p.input.position_stride = position_stride, p.input.base_stride = base_stride;
              p.phi_model = phi_model;
-             p.conv = std::move(conv);
+             p.layers = std::move(layers);
              p.dense = std::move(dense);
              p.tail_model = tail_model;
+             p.tail_shape = std::move(tail_shape);
              p.validate();
              return p;
            }),
            py::arg("length"), py::arg("phi_dim"), py::arg("input_shape"), py::arg("position_stride"),
-           py::arg("base_stride"), py::arg("phi_model"), py::arg("conv") = py::none(),
-           py::arg("dense") = py::none(), py::arg("tail_model") = py::bytes())
+           py::arg("base_stride"), py::arg("phi_model"), py::arg("layers") = std::vector<Layer>{},
+           py::arg("dense") = py::none(), py::arg("tail_model") = py::bytes(), py::arg("tail_shape") = std::vector<int64_t>{})
       .def_readonly("length", &Plan::length)
       .def_readonly("phi_dim", &Plan::phi_dim)
+      .def_readonly("layers", &Plan::layers)
       .def(
           "save", [](const Plan& p, const FloatArray& scale, const std::string& dir) { save_plan({p, to_vector(scale)}, dir); },
-          py::arg("scale"), py::arg("folder"), "Write the plan folder that the seqmaxent-bench binary reads");
+          py::arg("scale"), py::arg("folder"), "Write the plan folder that the seqmaxent-bench binary reads")
+      .def_static(
+          "load",
+          [](const std::string& dir) {
+            PlanFolder f = load_plan(dir);
+            return py::make_tuple(std::move(f.plan), py::array_t<float>(py::ssize_t(f.scale.size()), f.scale.data()));
+          },
+          py::arg("folder"), "Read a plan folder: (plan, scale)");
 
   py::class_<Engine>(m, "Engine")
       .def(py::init([](const Plan& plan, const std::string& provider, int threads, bool incremental) {

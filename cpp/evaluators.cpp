@@ -1,7 +1,10 @@
 #include "evaluators.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
+#include <limits>
+#include <optional>
 #include <stdexcept>
 
 #ifdef __AVX512F__
@@ -159,18 +162,104 @@ class OnehotBlock final : public BlockEvaluator {
   OrtCall call_;
 };
 
-// The first convolution in a form for single-base updates: for each position, the outputs
-// (tap, output index) whose window covers it, and per tap the weight change of each base swap.
-class ConvUpdates {
+int floor_div(int a, int b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+
+// Elementwise ops over rows of channels, padded to `width` floats (affine padding is zero).
+class Elementwise {
  public:
-  ConvUpdates(const ConvLayer& conv, int length)
-      : conv_(conv), length_(length), first_(length + 1), delta_(size_t(conv.width) * 16 * conv.out_channels) {
+  Elementwise(const std::vector<Step>& steps, int width) : width_(width) {
+    for (const Step& s : steps) {
+      Op op{s.kind, s.alpha, std::vector<float>(width, 0.f), std::vector<float>(width, 0.f)};
+      std::copy(s.scale.begin(), s.scale.end(), op.scale.begin());
+      std::copy(s.shift.begin(), s.shift.end(), op.shift.begin());
+      ops_.push_back(std::move(op));
+    }
+  }
+  bool relu_only() const { return ops_.size() == 1 && ops_[0].kind == Step::Kind::relu; }
+  bool identity() const { return ops_.empty(); }
+  // out[0, width) = f(in[0, width)); out may be in.
+  void apply(const float* in, float* out) const {
+    if (in != out) std::copy_n(in, width_, out);
+    for (const Op& op : ops_) {
+      const int n = width_;
+      switch (op.kind) {
+        case Step::Kind::relu:
+#pragma omp simd
+          for (int c = 0; c < n; ++c) out[c] = out[c] > 0.f ? out[c] : 0.f;
+          break;
+        case Step::Kind::leaky_relu:
+          for (int c = 0; c < n; ++c) out[c] = out[c] > 0.f ? out[c] : op.alpha * out[c];
+          break;
+        case Step::Kind::sigmoid:
+          for (int c = 0; c < n; ++c) out[c] = 1.f / (1.f + std::exp(-out[c]));
+          break;
+        case Step::Kind::tanh:
+          for (int c = 0; c < n; ++c) out[c] = std::tanh(out[c]);
+          break;
+        case Step::Kind::exp:
+          for (int c = 0; c < n; ++c) out[c] = std::exp(out[c]);
+          break;
+        case Step::Kind::affine:
+#pragma omp simd
+          for (int c = 0; c < n; ++c) out[c] = op.scale[c] * out[c] + op.shift[c];
+          break;
+      }
+    }
+  }
+
+ private:
+  struct Op {
+    Step::Kind kind;
+    float alpha;
+    std::vector<float> scale, shift;
+  };
+  int width_;
+  std::vector<Op> ops_;
+};
+
+// d = f(now) - f(before) over a row of C channels (tmp: one padded row), packed to its nonzero
+// entries; returns their count.
+int delta_row(const Elementwise& f, const float* now, const float* before, int C, float* d, uint16_t* channel,
+              float* tmp) {
+  if (f.relu_only()) {
+#pragma omp simd
+    for (int c = 0; c < C; ++c) d[c] = (now[c] > 0.f ? now[c] : 0.f) - (before[c] > 0.f ? before[c] : 0.f);
+  } else if (f.identity()) {
+#pragma omp simd
+    for (int c = 0; c < C; ++c) d[c] = now[c] - before[c];
+  } else {
+    f.apply(now, d);
+    f.apply(before, tmp);
+    for (int c = 0; c < C; ++c) d[c] -= tmp[c];
+  }
+  return compress_nonzero(d, channel, C);
+}
+
+// Outputs of a layer whose window reaches into input positions [a, b), as [first, last).
+struct Reach {
+  int first, last;
+  bool empty() const { return first >= last; }
+};
+Reach reach(const Layer& y, int a, int b) {
+  const int span = (y.width - 1) * y.dilation;
+  int first = floor_div(a + y.pad_left - span + y.stride - 1, y.stride);
+  int last = floor_div(b - 1 + y.pad_left, y.stride) + 1;
+  return {std::max(first, 0), std::min(last, y.out_length)};
+}
+
+// The first convolution in a form for single-base updates: for each position, the outputs
+// (output index, tap) whose window covers it, in increasing output order, and per tap the
+// weight change of each base swap.
+class FirstConv {
+ public:
+  FirstConv(const Layer& conv, int length) : conv_(conv), length_(length), first_(length + 1) {
     const int C = conv.out_channels, W = conv.width;
+    delta_.resize(size_t(W) * 16 * C);
     for (int p = 0; p < length; ++p) {
       first_[p] = int(taps_.size());
-      for (int t = 0; t < W; ++t) {
+      for (int t = W - 1; t >= 0; --t) {  // output index grows as the tap shrinks
         int q = p + conv.pad_left - t * conv.dilation;
-        if (q >= 0 && q % conv.stride == 0 && q / conv.stride < conv.out_length) taps_.push_back({t, q / conv.stride});
+        if (q >= 0 && q % conv.stride == 0 && q / conv.stride < conv.out_length) taps_.push_back({q / conv.stride, t});
       }
     }
     first_[length] = int(taps_.size());
@@ -181,246 +270,465 @@ class ConvUpdates {
             delta_[((size_t(t) * 16) + a * 4 + b) * C + c] = weight(c, b, t) - weight(c, a, t);
   }
   struct Tap {
-    int tap, out;  // kernel tap, output index j
+    int out, tap;
   };
-  const Tap* taps_begin(int p) const { return taps_.data() + first_[p]; }
-  const Tap* taps_end(int p) const { return taps_.data() + first_[p + 1]; }
-  int max_taps() const {
-    int m = 0;
-    for (int p = 0; p < length_; ++p) m = std::max(m, first_[p + 1] - first_[p]);
-    return m;
-  }
+  const Tap* begin(int p) const { return taps_.data() + first_[p]; }
+  const Tap* end(int p) const { return taps_.data() + first_[p + 1]; }
+  Reach outputs(int p) const { return begin(p) == end(p) ? Reach{0, 0} : Reach{begin(p)->out, (end(p) - 1)->out + 1}; }
   // Change of output channel c (contiguous over c) for tap t when a base goes from a to b.
   const float* delta(int t, int a, int b) const { return delta_.data() + ((size_t(t) * 16) + a * 4 + b) * conv_.out_channels; }
-  float weight(int c, int b, int t) const { return conv_.weight[(size_t(c) * kBases + b) * conv_.width + t]; }
-
-  // z (out_length x C, j-major) of one sequence, computed directly.
-  void compute(const uint8_t* codes, float* z) const {
+  // Outputs (out_length rows of `row` floats, channels first in each) of one sequence.
+  void compute(const uint8_t* codes, float* y, int row) const {
     const int C = conv_.out_channels;
     for (int j = 0; j < conv_.out_length; ++j) {
-      float* zj = z + size_t(j) * C;
-      for (int c = 0; c < C; ++c) zj[c] = conv_.bias[c];
+      float* yj = y + size_t(j) * row;
+      std::fill_n(yj, row, 0.f);
+      std::copy_n(conv_.bias.data(), C, yj);
       for (int t = 0; t < conv_.width; ++t) {
         int p = j * conv_.stride - conv_.pad_left + t * conv_.dilation;
         if (p < 0 || p >= length_ || codes[p] == kUnknown) continue;  // padding and N add nothing
         const int b = codes[p];
-        for (int c = 0; c < C; ++c) zj[c] += weight(c, b, t);
+        for (int c = 0; c < C; ++c) yj[c] += weight(c, b, t);
       }
     }
   }
 
  private:
-  const ConvLayer& conv_;
+  float weight(int c, int b, int t) const { return conv_.weight[(size_t(c) * kBases + b) * conv_.width + t]; }
+  const Layer& conv_;
   int length_;
   std::vector<Tap> taps_;
   std::vector<int> first_;
   std::vector<float> delta_;
 };
 
-// Conv in the core, updated in place in the graph's layout (c * out_length + j); the rest of
-// the network runs in ONNX Runtime on the block's conv outputs.
-class ConvTailBlock final : public BlockEvaluator {
- public:
-  ConvTailBlock(const Plan& plan, Ort::Session& session, int n)
-      : n_(n),
-        length_(plan.length),
-        C_(plan.conv->out_channels),
-        Lout_(plan.conv->out_length),
-        conv_(*plan.conv, plan.length),
-        max_taps_(conv_.max_taps()),
-        z_(size_t(n) * C_ * Lout_),
-        saved_(size_t(n) * max_taps_ * C_),
-        zj_(size_t(Lout_) * C_),
-        phi_(size_t(n) * plan.phi_dim),
-        call_(session, z_.data(), plan.conv->tensor_shape, n, phi_.data(), plan.phi_dim) {}
+}  // namespace
 
-  const float* reset(const uint8_t* codes) override {
-    for (int i = 0; i < n_; ++i) {
-      conv_.compute(codes + size_t(i) * length_, zj_.data());
-      float* z = z_.data() + size_t(i) * C_ * Lout_;
-      for (int j = 0; j < Lout_; ++j)
-        for (int c = 0; c < C_; ++c) z[size_t(c) * Lout_ + j] = zj_[size_t(j) * C_ + c];
+// The plan's layers prepared for the blocks (shared, read-only): rows padded to whole vectors,
+// conv weights as (width, in, padded out) row blocks, and how many output rows of each layer a
+// single mutation can change.
+struct Stack {
+  struct Level {
+    const Layer& layer;
+    int C, Cp, window;
+    Elementwise after;
+    std::vector<float> rows;  // conv after the first: weight as (width, in_channels, Cp)
+  };
+  Stack(const Plan& plan)
+      : first(plan.layers[0], plan.length),
+        H(plan.dense ? plan.phi_dim : 0),
+        Hp(round_up(H, kLanes)),
+        dense_after(plan.dense ? plan.dense->after : std::vector<Step>{}, Hp) {
+    for (const Layer& y : plan.layers) {
+      const int Cp = round_up(y.out_channels, kLanes);
+      Level level{y, y.out_channels, Cp, 0, Elementwise(y.after, Cp), {}};
+      if (&y != &plan.layers[0] && y.kind == Layer::Kind::conv) {
+        level.rows.assign(size_t(y.width) * y.in_channels * Cp, 0.f);
+        for (int co = 0; co < y.out_channels; ++co)
+          for (int ci = 0; ci < y.in_channels; ++ci)
+            for (int t = 0; t < y.width; ++t)
+              level.rows[(size_t(t) * y.in_channels + ci) * Cp + co] = y.weight[(size_t(co) * y.in_channels + ci) * y.width + t];
+      }
+      levels.push_back(std::move(level));
     }
-    call_.run();
-    return phi_.data();
-  }
-  const float* propose(const Mutation* m) override {
-    for (int i = 0; i < n_; ++i) {
-      float* z = z_.data() + size_t(i) * C_ * Lout_;
-      float* saved = saved_.data() + size_t(i) * max_taps_ * C_;
-      for (auto* tp = conv_.taps_begin(m[i].position); tp != conv_.taps_end(m[i].position); ++tp, saved += C_) {
-        const float* dw = conv_.delta(tp->tap, m[i].from, m[i].to);
-        for (int c = 0; c < C_; ++c) {
-          float& zc = z[size_t(c) * Lout_ + tp->out];
-          saved[c] = zc;
-          zc += dw[c];
-        }
+    for (int p = 0; p < plan.length; ++p) {
+      Reach r = first.outputs(p);
+      for (size_t l = 0; l < levels.size() && !r.empty(); ++l) {
+        if (l) r = reach(levels[l].layer, r.first, r.last);
+        levels[l].window = std::max(levels[l].window, r.last - r.first);
       }
     }
-    call_.run();
-    return phi_.data();
-  }
-  void commit(const Mutation* m, const uint8_t* accepted) override {
-    for (int i = 0; i < n_; ++i) {
-      if (accepted[i]) continue;
-      float* z = z_.data() + size_t(i) * C_ * Lout_;
-      const float* saved = saved_.data() + size_t(i) * max_taps_ * C_;
-      for (auto* tp = conv_.taps_begin(m[i].position); tp != conv_.taps_end(m[i].position); ++tp, saved += C_)
-        for (int c = 0; c < C_; ++c) z[size_t(c) * Lout_ + tp->out] = saved[c];
+    if (plan.dense) {
+      // Dense weight (H, C * L) with flatten index c * L + j, as (L, C, Hp) rows, zero-padded.
+      const Layer& last = plan.layers.back();
+      const int C = last.out_channels, L = last.out_length;
+      dense_rows.assign(size_t(Hp) * C * L, 0.f);
+      for (int k = 0; k < H; ++k)
+        for (int c = 0; c < C; ++c)
+          for (int j = 0; j < L; ++j)
+            dense_rows[(size_t(j) * C + c) * Hp + k] = plan.dense->weight[size_t(k) * C * L + size_t(c) * L + j];
+      dense_bias.assign(Hp, 0.f);
+      std::copy(plan.dense->bias.begin(), plan.dense->bias.end(), dense_bias.begin());
     }
   }
-
- private:
-  int n_, length_, C_, Lout_;
-  ConvUpdates conv_;
-  int max_taps_;
-  std::vector<float> z_, saved_, zj_, phi_;
-  OrtCall call_;
+  FirstConv first;
+  std::vector<Level> levels;
+  int H, Hp;
+  Elementwise dense_after;
+  std::vector<float> dense_rows, dense_bias;
 };
 
-// Conv and dense layer both in the core. Per proposal only the conv outputs covering the
-// mutated position change, and the dense pre-activation moves by their (sparse, after ReLU)
-// activation changes times the matching weight columns. A step's updates are ordered by conv
-// output position j, so each block of weights W[j] (C x H) is read once per step and shared by
-// every chain whose window covers j. Each chain's own sums always run in the same order (j,
-// then channel, ascending), so results do not depend on how chains are grouped into blocks.
-// Dense rows are padded to whole 16-float vectors (Hp >= H).
-class ConvDenseBlock final : public BlockEvaluator {
+namespace {
+
+// The layers in the core, updated in place per proposal: each layer recomputes only the output
+// rows whose window reaches a changed input row (fastISM's idea), and rows that come out
+// unchanged are trimmed from what the next layer sees. Convs after the first add their weights
+// times the (sparse) changes of their input; pools recompute their changed windows. Old rows
+// are saved and put back for rejected proposals. Phi then comes from the dense layer, updated
+// from the changes of its input only, or from ONNX Runtime on the last layer's output (tail).
+//
+// Layers run one after another over the whole block so that each layer's weights are read
+// from cache for all chains. The dense update is ordered by input row j, so each block of
+// dense weights (C x H) is read once per step and shared by every chain whose change reaches
+// j. Each chain's own sums always run in the same order, so results do not depend on how
+// chains are grouped into blocks.
+class StackBlock final : public BlockEvaluator {
  public:
-  ConvDenseBlock(const Plan& plan, const std::vector<float>& dense_t, int n)
-      : n_(n),
-        length_(plan.length),
-        C_(plan.conv->out_channels),
-        Lout_(plan.conv->out_length),
-        H_(plan.phi_dim),
-        Hp_(round_up(H_, kLanes)),
-        conv_(*plan.conv, plan.length),
-        max_taps_(conv_.max_taps()),
-        dense_(*plan.dense),
-        wt_(dense_t),
-        z_(size_t(n) * Lout_ * C_),
-        h_(size_t(n) * Hp_),
-        z_new_(size_t(n) * max_taps_ * C_),
-        da_(size_t(n) * max_taps_ * C_),
-        channel_(size_t(n) * max_taps_ * C_),
-        nonzero_(size_t(n) * max_taps_),
-        h_new_(size_t(n) * Hp_),
-        phi_(size_t(n) * H_),
-        by_out_(size_t(n) * max_taps_),
-        first_(Lout_ + 1) {}
+  StackBlock(const Plan& plan, const Stack& stack, Ort::Session* tail, int n)
+      : n_(n), length_(plan.length), stack_(stack), levels_(stack.levels.size()) {
+    int slot = 0, rows = 0;
+    for (size_t l = 0; l < levels_.size(); ++l) {
+      const Stack::Level& s = stack.levels[l];
+      State& st = levels_[l];
+      st.y.assign(size_t(n) * s.layer.out_length * s.Cp, 0.f);
+      st.saved.assign(size_t(n) * std::max(s.window, 1) * s.Cp, 0.f);
+      st.range.assign(n, Range{});
+      slot = std::max(slot, std::max(s.window, 1) * s.Cp);
+      rows = std::max(rows, s.layer.out_length);
+    }
+    slot_ = slot;
+    for (auto& s : stack.levels) window_ = std::max(window_, s.window);
+    delta_.assign(size_t(n) * slot, 0.f);
+    channel_.assign(size_t(n) * slot, 0);
+    nonzero_.assign(size_t(n) * window_, 0);
+    int widest = 0;
+    for (auto& s : stack.levels) widest = std::max(widest, s.Cp);
+    act_.assign(size_t(rows) * widest, 0.f);
+    act_channel_.assign(size_t(rows) * widest, 0);
+    act_nonzero_.assign(rows, 0);
+    tmp_.assign(std::max(widest, stack.Hp), 0.f);
+    phi_.assign(size_t(n) * plan.phi_dim, 0.f);
+    const Layer& last = plan.layers.back();
+    if (plan.dense) {
+      h_.assign(size_t(n) * stack.Hp, 0.f);
+      h_new_.assign(size_t(n) * stack.Hp, 0.f);
+      by_row_.assign(size_t(n) * window_, 0);
+      first_.assign(last.out_length + 1, 0);
+    } else {
+      x_tail_.assign(size_t(n) * last.out_channels * last.out_length, 0.f);
+      call_.emplace(*tail, x_tail_.data(), plan.tail_shape, n, phi_.data(), plan.phi_dim);
+    }
+  }
 
   const float* reset(const uint8_t* codes) override {
     for (int i = 0; i < n_; ++i) {
-      float* z = z_.data() + size_t(i) * Lout_ * C_;
-      float* h = h_.data() + size_t(i) * Hp_;
-      conv_.compute(codes + size_t(i) * length_, z);
-      std::fill_n(h, Hp_, 0.f);
-      std::copy(dense_.bias.begin(), dense_.bias.end(), h);
-      // Same order as the updates: position j, then the channels with nonzero activation.
-      for (int j = 0; j < Lout_; ++j) {
-        for (int c = 0; c < C_; ++c) da_[c] = activate(dense_.input_activation, z[size_t(j) * C_ + c]);
-        const int nnz = compress_nonzero(da_.data(), channel_.data(), C_);
-        sparse_gemv(da_.data(), channel_.data(), nnz, wt_.data() + size_t(j) * C_ * Hp_, Hp_, h, Hp_);
+      stack_.first.compute(codes + size_t(i) * length_, y(0, i), stack_.levels[0].Cp);
+      for (size_t l = 1; l < levels_.size(); ++l) compute_layer(l, i);
+      if (call_) {
+        write_tail(i, 0, stack_.levels.back().layer.out_length);
+      } else {
+        float* h = h_.data() + size_t(i) * stack_.Hp;
+        std::copy(stack_.dense_bias.begin(), stack_.dense_bias.end(), h);
+        const size_t l = levels_.size() - 1;
+        const Stack::Level& s = stack_.levels[l];
+        activate_rows(l, i);
+        for (int j = 0; j < s.layer.out_length; ++j)
+          sparse_gemv(act_.data() + size_t(j) * s.Cp, act_channel_.data() + size_t(j) * s.Cp, act_nonzero_[j],
+                      stack_.dense_rows.data() + size_t(j) * s.C * stack_.Hp, stack_.Hp, h, stack_.Hp);
+        phi_out(i, h);
       }
-      activate_out(i, h);
     }
+    if (call_) call_->run();
     return phi_.data();
   }
 
   const float* propose(const Mutation* m) override {
-    const Activation act = dense_.input_activation;
-    std::fill(first_.begin(), first_.end(), 0);
-    // New conv outputs of each chain's window, their nonzero activation changes, and a count
-    // of (chain, window slot) entries per conv output position.
     for (int i = 0; i < n_; ++i) {
-      if (i + 8 < n_) prefetch_window(i + 8, m[i + 8].position);
-      const float* z = z_.data() + size_t(i) * Lout_ * C_;
-      int slot = 0;
-      for (auto* tp = conv_.taps_begin(m[i].position); tp != conv_.taps_end(m[i].position); ++tp, ++slot) {
-        const size_t base = (size_t(i) * max_taps_ + slot) * C_;
-        const float* dw = conv_.delta(tp->tap, m[i].from, m[i].to);
-        const float* zo = z + size_t(tp->out) * C_;
-        float* zn = z_new_.data() + base;
-        float* da = da_.data() + base;
-        uint16_t* ch = channel_.data() + base;
-#pragma omp simd
-        for (int c = 0; c < C_; ++c) {
-          zn[c] = zo[c] + dw[c];
-          da[c] = activate(act, zn[c]) - activate(act, zo[c]);
-        }
-        nonzero_[size_t(i) * max_taps_ + slot] = compress_nonzero(da, ch, C_);
-        ++first_[tp->out + 1];
+      if (i + 8 < n_) prefetch_first(i + 8, m[i + 8].position);
+      propose_first(i, m[i]);
+    }
+    for (size_t l = 1; l < levels_.size(); ++l)
+      for (int i = 0; i < n_; ++i) propose_layer(l, i);
+    if (call_) {
+      for (int i = 0; i < n_; ++i) {
+        const Range& r = levels_.back().range[i];
+        write_tail(i, r.first, r.last);
       }
-      std::copy_n(h_.data() + size_t(i) * Hp_, Hp_, h_new_.data() + size_t(i) * Hp_);
+      call_->run();
+    } else {
+      propose_dense();
     }
-    for (int j = 0; j < Lout_; ++j) first_[j + 1] += first_[j];
-    for (int i = 0; i < n_; ++i) {
-      int slot = 0;
-      for (auto* tp = conv_.taps_begin(m[i].position); tp != conv_.taps_end(m[i].position); ++tp, ++slot)
-        by_out_[first_[tp->out]++] = i * max_taps_ + slot;
-    }
-    // Dense update, one conv output position j at a time (first_[j] is now the end of bucket j).
-    for (int j = 0, begin = 0; j < Lout_; begin = first_[j++]) {
-      const float* wj = wt_.data() + size_t(j) * C_ * Hp_;
-      for (int e = begin; e < first_[j]; ++e) {
-        const int entry = by_out_[e];
-        const size_t base = size_t(entry) * C_;
-        sparse_gemv(da_.data() + base, channel_.data() + base, nonzero_[entry], wj, Hp_,
-                    h_new_.data() + size_t(entry / max_taps_) * Hp_, Hp_);
-      }
-    }
-    for (int i = 0; i < n_; ++i) activate_out(i, h_new_.data() + size_t(i) * Hp_);
     return phi_.data();
   }
 
-  void commit(const Mutation* m, const uint8_t* accepted) override {
+  void commit(const Mutation*, const uint8_t* accepted) override {
     for (int i = 0; i < n_; ++i) {
-      if (!accepted[i]) continue;
-      float* z = z_.data() + size_t(i) * Lout_ * C_;
-      const float* zn = z_new_.data() + size_t(i) * max_taps_ * C_;
-      for (auto* tp = conv_.taps_begin(m[i].position); tp != conv_.taps_end(m[i].position); ++tp, zn += C_)
-        std::copy_n(zn, C_, z + size_t(tp->out) * C_);
-      std::copy_n(h_new_.data() + size_t(i) * Hp_, Hp_, h_.data() + size_t(i) * Hp_);
+      if (accepted[i]) {
+        if (!call_) std::copy_n(h_new_.data() + size_t(i) * stack_.Hp, stack_.Hp, h_.data() + size_t(i) * stack_.Hp);
+        continue;
+      }
+      for (size_t l = 0; l < levels_.size(); ++l) {
+        const Range& r = levels_[l].range[i];
+        const int Cp = stack_.levels[l].Cp;
+        std::copy_n(saved(l, i), size_t(r.end - r.base) * Cp, y(l, i) + size_t(r.base) * Cp);
+      }
+      if (call_) write_tail(i, levels_.back().range[i].first, levels_.back().range[i].last);
     }
   }
 
  private:
-  // Bring a chain's conv outputs around position p towards the cache before they are needed.
-  void prefetch_window(int i, int p) const {
-    if (conv_.taps_begin(p) == conv_.taps_end(p)) return;
-    const int j0 = std::min(conv_.taps_begin(p)->out, (conv_.taps_end(p) - 1)->out);
-    const int j1 = std::max(conv_.taps_begin(p)->out, (conv_.taps_end(p) - 1)->out);
-    const char* a = reinterpret_cast<const char*>(z_.data() + (size_t(i) * Lout_ + j0) * C_);
-    const char* b = reinterpret_cast<const char*>(z_.data() + (size_t(i) * Lout_ + j1 + 1) * C_);
+  // Rows [first, last) of a layer's output changed for the next layer; rows [base, end) were
+  // saved (saved row k is row base + k), and delta slot k holds the change of row base + k.
+  struct Range {
+    int first = 0, last = 0, base = 0, end = 0;
+  };
+  struct State {
+    std::vector<float> y, saved;
+    std::vector<Range> range;
+  };
+
+  float* y(size_t l, int i) {
+    const auto& s = stack_.levels[l];
+    return levels_[l].y.data() + size_t(i) * s.layer.out_length * s.Cp;
+  }
+  float* saved(size_t l, int i) { return levels_[l].saved.data() + size_t(i) * std::max(stack_.levels[l].window, 1) * stack_.levels[l].Cp; }
+  // Does the layer after l (or the dense layer) take the changes of layer l's rows?
+  bool delta_consumer(size_t l) const {
+    return l + 1 < levels_.size() ? stack_.levels[l + 1].layer.kind == Layer::Kind::conv : !call_;
+  }
+
+  void prefetch_first(int i, int p) {
+    const Reach r = stack_.first.outputs(p);
+    if (r.empty()) return;
+    const int Cp = stack_.levels[0].Cp;
+    const char* a = reinterpret_cast<const char*>(y(0, i) + size_t(r.first) * Cp);
+    const char* b = reinterpret_cast<const char*>(y(0, i) + size_t(r.last) * Cp);
     for (; a < b; a += 64) __builtin_prefetch(a);
   }
-  void activate_out(int i, const float* h) {
-    float* phi = phi_.data() + size_t(i) * H_;
-    for (int k = 0; k < H_; ++k) phi[k] = activate(dense_.activation, h[k]);
+
+  // First conv: add the weight change of each tap in place, saving the old rows, and (when
+  // the next layer wants them) the activation changes.
+  void propose_first(int i, const Mutation& m) {
+    const Stack::Level& s = stack_.levels[0];
+    const Reach r = stack_.first.outputs(m.position);
+    Range& range = levels_[0].range[i];
+    range = {r.first, r.last, r.first, r.last};
+    const bool deltas = delta_consumer(0);
+    float* rows = y(0, i);
+    float* old = saved(0, i);
+    float* d = delta_.data() + size_t(i) * slot_;
+    uint16_t* ch = channel_.data() + size_t(i) * slot_;
+    int* nnz = nonzero_.data() + size_t(i) * window_;
+    const FirstConv::Tap* tap = stack_.first.begin(m.position);
+    for (int j = r.first, k = 0; j < r.last; ++j, ++k) {
+      float* row = rows + size_t(j) * s.Cp;
+      float* o = old + size_t(k) * s.Cp;
+      if (tap->out != j) {  // a row between taps (stride or dilation): unchanged
+        std::copy_n(row, s.Cp, o);
+        if (deltas) nnz[k] = 0;
+        continue;
+      }
+      const float* dw = stack_.first.delta(tap->tap, m.from, m.to);
+      ++tap;
+      float* dk = d + size_t(k) * s.Cp;
+      if (deltas && s.after.relu_only()) {  // the common case in one pass
+#pragma omp simd
+        for (int c = 0; c < s.C; ++c) {  // (padded channels stay zero in rows and saved rows)
+          const float before = row[c], now = before + dw[c];
+          o[c] = before;
+          row[c] = now;
+          dk[c] = (now > 0.f ? now : 0.f) - (before > 0.f ? before : 0.f);
+        }
+        nnz[k] = compress_nonzero(dk, ch + size_t(k) * s.Cp, s.C);
+        continue;
+      }
+      std::copy_n(row, s.Cp, o);
+#pragma omp simd
+      for (int c = 0; c < s.C; ++c) row[c] += dw[c];
+      if (deltas) nnz[k] = delta_row(s.after, row, o, s.C, dk, ch + size_t(k) * s.Cp, tmp_.data());
+    }
+    if (deltas) trim_by_deltas(0, i); else trim_unchanged(0, i);
   }
 
-  int n_, length_, C_, Lout_, H_, Hp_;
-  ConvUpdates conv_;
-  int max_taps_;
-  const DenseLayer& dense_;
-  const std::vector<float>& wt_;  // dense weight as (out_length, C, Hp), zero-padded
-  std::vector<float> z_, h_, z_new_, da_;
-  std::vector<uint16_t> channel_;  // channel of each nonzero activation change
-  std::vector<int> nonzero_;       // nonzero changes per (chain, window slot)
-  std::vector<float> h_new_, phi_;
-  std::vector<int> by_out_, first_;  // (chain, slot) entries bucketed by conv output position
-};
+  // Layer l >= 1 for chain i, from the changed rows of layer l - 1.
+  void propose_layer(size_t l, int i) {
+    const Stack::Level& s = stack_.levels[l];
+    const Stack::Level& in = stack_.levels[l - 1];
+    const Range& from = levels_[l - 1].range[i];
+    Range& range = levels_[l].range[i];
+    const Reach r = from.first < from.last ? reach(s.layer, from.first, from.last) : Reach{0, 0};
+    range = {r.first, std::max(r.first, r.last), r.first, std::max(r.first, r.last)};
+    if (r.empty()) return;
+    float* rows = y(l, i);
+    std::copy_n(rows + size_t(r.first) * s.Cp, size_t(r.last - r.first) * s.Cp, saved(l, i));
+    if (s.layer.kind == Layer::Kind::conv) {
+      // Input row q's change reaches output j = (q + pad - t * dilation) / stride through tap t.
+      const float* d = delta_.data() + size_t(i) * slot_;
+      const uint16_t* ch = channel_.data() + size_t(i) * slot_;
+      const int* nnz = nonzero_.data() + size_t(i) * window_;
+      for (int q = from.first; q < from.last; ++q) {
+        const int k = q - from.base;
+        if (!nnz[k]) continue;
+        for (int t = 0; t < s.layer.width; ++t) {
+          const int a = q + s.layer.pad_left - t * s.layer.dilation;
+          if (a < 0 || a % s.layer.stride) continue;
+          const int j = a / s.layer.stride;
+          if (j >= s.layer.out_length) continue;
+          sparse_gemv(d + size_t(k) * in.Cp, ch + size_t(k) * in.Cp, nnz[k],
+                      s.rows.data() + size_t(t) * s.layer.in_channels * s.Cp, s.Cp, rows + size_t(j) * s.Cp, s.Cp);
+        }
+      }
+    } else {
+      for (int j = r.first; j < r.last; ++j) pool_row(l, i, j);
+    }
+    if (delta_consumer(l)) {
+      float* d = delta_.data() + size_t(i) * slot_;
+      uint16_t* ch = channel_.data() + size_t(i) * slot_;
+      int* nnz = nonzero_.data() + size_t(i) * window_;
+      const float* old = saved(l, i);
+      for (int j = r.first, k = 0; j < r.last; ++j, ++k)
+        nnz[k] = delta_row(s.after, rows + size_t(j) * s.Cp, old + size_t(k) * s.Cp, s.C, d + size_t(k) * s.Cp,
+                           ch + size_t(k) * s.Cp, tmp_.data());
+      trim_by_deltas(l, i);
+    } else {
+      trim_unchanged(l, i);
+    }
+  }
 
-// Dense weight (H, C * Lout) with flatten index c * Lout + j, as (Lout, C, Hp), rows zero-padded.
-std::vector<float> transpose_dense(const Plan& plan) {
-  const int H = plan.phi_dim, Hp = round_up(H, kLanes), C = plan.conv->out_channels, Lout = plan.conv->out_length;
-  std::vector<float> t(size_t(Hp) * C * Lout, 0.f);
-  for (int k = 0; k < H; ++k)
-    for (int c = 0; c < C; ++c)
-      for (int j = 0; j < Lout; ++j)
-        t[(size_t(j) * C + c) * Hp + k] = plan.dense->weight[size_t(k) * C * Lout + size_t(c) * Lout + j];
-  return t;
-}
+  // Narrow a range to its first and last rows with a nonzero change (empty if none).
+  void trim_by_deltas(size_t l, int i) {
+    Range& r = levels_[l].range[i];
+    const int* nnz = nonzero_.data() + size_t(i) * window_;
+    while (r.first < r.last && !nnz[r.first - r.base]) ++r.first;
+    while (r.last > r.first && !nnz[r.last - 1 - r.base]) --r.last;
+  }
+  // Narrow a range to its first and last rows that differ from the saved ones.
+  void trim_unchanged(size_t l, int i) {
+    Range& r = levels_[l].range[i];
+    const int Cp = stack_.levels[l].Cp;
+    const float* rows = y(l, i);
+    const float* old = saved(l, i);
+    auto same = [&](int j) { return std::memcmp(rows + size_t(j) * Cp, old + size_t(j - r.base) * Cp, Cp * sizeof(float)) == 0; };
+    while (r.first < r.last && same(r.first)) ++r.first;
+    while (r.last > r.first && same(r.last - 1)) --r.last;
+  }
+
+  // Output row j of pooling layer l for chain i, from the activated rows of layer l - 1.
+  void pool_row(size_t l, int i, int j) {
+    const Stack::Level& s = stack_.levels[l];
+    const Stack::Level& in = stack_.levels[l - 1];
+    const Layer& pool = s.layer;
+    const float* src = y(l - 1, i);
+    float* out = y(l, i) + size_t(j) * s.Cp;
+    const bool max = pool.kind == Layer::Kind::max_pool;
+    std::fill_n(out, s.Cp, max ? -std::numeric_limits<float>::infinity() : 0.f);
+    int present = 0;
+    for (int t = 0; t < pool.width; ++t) {
+      const int q = j * pool.stride - pool.pad_left + t;
+      if (q < 0 || q >= pool.in_length) continue;
+      ++present;
+      in.after.apply(src + size_t(q) * in.Cp, tmp_.data());
+      if (max) {
+#pragma omp simd
+        for (int c = 0; c < s.Cp; ++c) out[c] = std::max(out[c], tmp_[c]);
+      } else {
+#pragma omp simd
+        for (int c = 0; c < s.Cp; ++c) out[c] += tmp_[c];
+      }
+    }
+    if (!max) {
+      const float scale = 1.f / float(pool.count_include_pad ? pool.width : std::max(present, 1));
+      for (int c = 0; c < s.Cp; ++c) out[c] *= scale;
+    }
+    for (int c = s.C; c < s.Cp; ++c) out[c] = 0.f;
+  }
+
+  // Activated, nonzero-packed rows of layer l's output for chain i, into act_.
+  void activate_rows(size_t l, int i) {
+    const Stack::Level& s = stack_.levels[l];
+    const float* rows = y(l, i);
+    for (int q = 0; q < s.layer.out_length; ++q) {
+      float* a = act_.data() + size_t(q) * s.Cp;
+      s.after.apply(rows + size_t(q) * s.Cp, a);
+      act_nonzero_[q] = compress_nonzero(a, act_channel_.data() + size_t(q) * s.Cp, s.C);
+    }
+  }
+
+  // Layer l >= 1 of chain i computed in full (a conv sums rows in the order of its updates' taps).
+  void compute_layer(size_t l, int i) {
+    const Stack::Level& s = stack_.levels[l];
+    float* rows = y(l, i);
+    if (s.layer.kind != Layer::Kind::conv) {
+      for (int j = 0; j < s.layer.out_length; ++j) pool_row(l, i, j);
+      return;
+    }
+    const Stack::Level& in = stack_.levels[l - 1];
+    activate_rows(l - 1, i);
+    for (int j = 0; j < s.layer.out_length; ++j) {
+      float* row = rows + size_t(j) * s.Cp;
+      std::fill_n(row, s.Cp, 0.f);
+      std::copy(s.layer.bias.begin(), s.layer.bias.end(), row);
+      for (int t = 0; t < s.layer.width; ++t) {
+        const int q = j * s.layer.stride - s.layer.pad_left + t * s.layer.dilation;
+        if (q < 0 || q >= s.layer.in_length) continue;
+        sparse_gemv(act_.data() + size_t(q) * in.Cp, act_channel_.data() + size_t(q) * in.Cp, act_nonzero_[q],
+                    s.rows.data() + size_t(t) * s.layer.in_channels * s.Cp, s.Cp, row, s.Cp);
+      }
+    }
+  }
+
+  // The tail model's input (channels x length, as in the graph) of chain i, rows [a, b).
+  void write_tail(int i, int a, int b) {
+    const Stack::Level& s = stack_.levels.back();
+    const int L = s.layer.out_length;
+    float* x = x_tail_.data() + size_t(i) * s.C * L;
+    const float* rows = y(levels_.size() - 1, i);
+    for (int j = a; j < b; ++j) {
+      s.after.apply(rows + size_t(j) * s.Cp, tmp_.data());
+      for (int c = 0; c < s.C; ++c) x[size_t(c) * L + j] = tmp_[c];
+    }
+  }
+
+  // Dense pre-activations moved by each chain's changed rows, one input row j at a time.
+  void propose_dense() {
+    const size_t l = levels_.size() - 1;
+    const Stack::Level& s = stack_.levels[l];
+    const int Hp = stack_.Hp;
+    std::fill(first_.begin(), first_.end(), 0);
+    for (int i = 0; i < n_; ++i) {
+      std::copy_n(h_.data() + size_t(i) * Hp, Hp, h_new_.data() + size_t(i) * Hp);
+      const Range& r = levels_[l].range[i];
+      for (int j = r.first; j < r.last; ++j) ++first_[j + 1];
+    }
+    for (int j = 0; j < s.layer.out_length; ++j) first_[j + 1] += first_[j];
+    for (int i = 0; i < n_; ++i) {
+      const Range& r = levels_[l].range[i];
+      for (int j = r.first; j < r.last; ++j) by_row_[first_[j]++] = i * window_ + (j - r.base);
+    }
+    for (int j = 0, begin = 0; j < s.layer.out_length; begin = first_[j++]) {
+      const float* wj = stack_.dense_rows.data() + size_t(j) * s.C * Hp;
+      for (int e = begin; e < first_[j]; ++e) {
+        const int i = by_row_[e] / window_, k = by_row_[e] % window_;
+        const size_t at = size_t(i) * slot_ + size_t(k) * s.Cp;
+        const int nnz = nonzero_[by_row_[e]];
+        if (nnz) sparse_gemv(delta_.data() + at, channel_.data() + at, nnz, wj, Hp, h_new_.data() + size_t(i) * Hp, Hp);
+      }
+    }
+    for (int i = 0; i < n_; ++i) phi_out(i, h_new_.data() + size_t(i) * Hp);
+  }
+
+  void phi_out(int i, const float* h) {
+    stack_.dense_after.apply(h, tmp_.data());
+    std::copy_n(tmp_.data(), stack_.H, phi_.data() + size_t(i) * stack_.H);
+  }
+
+  int n_, length_;
+  const Stack& stack_;
+  std::vector<State> levels_;
+  int window_ = 1;                  // rows per chain any layer can change
+  int slot_ = 0;                    // floats per chain in delta_ and channel_
+  std::vector<float> delta_;        // per chain: nonzero-packed changes of the rows a layer passes on
+  std::vector<uint16_t> channel_;   // their channels
+  std::vector<int> nonzero_;        // their count per row
+  std::vector<float> act_;          // one chain's activated rows (full recomputation)
+  std::vector<uint16_t> act_channel_;
+  std::vector<int> act_nonzero_;
+  std::vector<float> tmp_, phi_;
+  std::vector<float> h_, h_new_;    // dense pre-activations, padded
+  std::vector<int> by_row_, first_;  // (chain, row) entries bucketed by dense input row
+  std::vector<float> x_tail_;
+  std::optional<OrtCall> call_;
+};
 
 }  // namespace
 
@@ -431,10 +739,8 @@ Engine::Engine(Plan plan, Provider provider, int threads, bool incremental)
       incremental_(incremental && provider == Provider::cpu && plan_.incremental()) {
   plan_.validate();
   if (threads < 1) throw std::invalid_argument("threads must be at least 1");
-  if (incremental_ && plan_.dense) {
-    dense_t_ = transpose_dense(plan_);
-    return;
-  }
+  if (incremental_) stack_ = std::make_shared<const Stack>(plan_);
+  if (incremental_ && plan_.dense) return;
   const std::string& model = incremental_ ? plan_.tail_model : plan_.phi_model;
   for (int t = 0; t < threads_; ++t) sessions_.push_back(make_session(model, provider));
 }
@@ -442,8 +748,13 @@ Engine::Engine(Plan plan, Provider provider, int threads, bool incremental)
 std::string Engine::path() const {
   if (provider_ == Provider::cuda) return "full: ONNX Runtime on the GPU evaluates every proposal";
   if (!incremental_) return "full: ONNX Runtime evaluates every proposal";
-  if (plan_.dense) return "incremental: conv + dense updated in the core";
-  return "incremental: conv updated in the core, rest of the network in ONNX Runtime";
+  std::string layers;
+  for (const Layer& y : plan_.layers) {
+    layers += (layers.empty() ? "" : ", ") + layer_name(y.kind) + " " + std::to_string(y.width);
+    for (const Step& s : y.after) layers += "+" + step_name(s.kind);
+  }
+  if (plan_.dense) return "incremental: " + layers + ", dense updated in the core";
+  return "incremental: " + layers + " updated in the core, rest of the network in ONNX Runtime";
 }
 
 int Engine::block_size(int64_t total_chains) const {
@@ -455,8 +766,7 @@ int Engine::block_size(int64_t total_chains) const {
 
 std::unique_ptr<BlockEvaluator> Engine::make_block(int n, int thread) {
   if (!incremental_) return std::make_unique<OnehotBlock>(plan_, sessions_.at(thread), n);
-  if (plan_.dense) return std::make_unique<ConvDenseBlock>(plan_, dense_t_, n);
-  return std::make_unique<ConvTailBlock>(plan_, sessions_.at(thread), n);
+  return std::make_unique<StackBlock>(plan_, *stack_, plan_.dense ? nullptr : &sessions_.at(thread), n);
 }
 
 }  // namespace seqmaxent

@@ -16,7 +16,7 @@ struct Mutation {
 };
 
 // The state of n chains and how Phi changes under their proposals. Implementations keep
-// whatever they need (one-hot batch, conv activations, dense pre-activations) per chain.
+// whatever they need (one-hot batch, layer activations, dense pre-activations) per chain.
 class BlockEvaluator {
  public:
   virtual ~BlockEvaluator() = default;
@@ -27,6 +27,8 @@ class BlockEvaluator {
   // Keep the accepted proposals and drop the others; called once after every propose.
   virtual void commit(const Mutation* proposals, const uint8_t* accepted) = 0;
 };
+
+struct Stack;  // the plan's layers prepared for incremental evaluation
 
 // A network ready to evaluate: the plan plus one single-threaded ORT session per thread.
 // On the CUDA provider, one thread feeds large full-network batches to the GPU.
@@ -49,7 +51,7 @@ class Engine {
   int threads_;
   bool incremental_;
   std::vector<Ort::Session> sessions_;  // per thread; empty on the core-only path
-  std::vector<float> dense_t_;          // core-only path: dense weight as (out_length, C, H)
+  std::shared_ptr<const Stack> stack_;  // incremental path
 };
 
 }  // namespace seqmaxent

@@ -1,6 +1,7 @@
 // What the sampler core knows about a network: the ONNX model that computes Phi from a
-// one-hot batch, and, when the network starts with a convolution on the one-hot input,
-// that convolution (and the dense layer after it) in a form the core updates incrementally.
+// one-hot batch, and, when the network starts with a convolution on the one-hot input, the
+// stack of conv / pool / elementwise layers from there on (and the dense layer that may end
+// it) in a form the core updates incrementally.
 #pragma once
 
 #include <cstdint>
@@ -13,11 +14,14 @@ namespace seqmaxent {
 constexpr int kBases = 4;
 constexpr uint8_t kUnknown = 4;  // code of N: an all-zero one-hot row, never mutated
 
-enum class Activation { identity, relu };
-
-inline float activate(Activation a, float x) { return a == Activation::relu ? (x > 0.f ? x : 0.f) : x; }
-Activation activation_from_name(const std::string& name);
-std::string activation_name(Activation a);
+// One elementwise op; affine is a per-channel scale and shift (BatchNorm, Mul/Add by constants).
+struct Step {
+  enum class Kind { relu, leaky_relu, sigmoid, tanh, exp, affine } kind = Kind::relu;
+  float alpha = 0.f;                // leaky_relu slope
+  std::vector<float> scale, shift;  // affine, one per channel
+};
+Step::Kind step_kind(const std::string& name);
+std::string step_name(Step::Kind kind);
 
 // Where base b of position p of one sequence sits in the model's input tensor.
 struct InputLayout {
@@ -27,23 +31,28 @@ struct InputLayout {
   int64_t size() const;
 };
 
-// The first convolution, as an equivalent 1-D convolution over positions with one input
-// channel per base: z[c, j] = bias[c] + sum_t weight[c, x[j*stride - pad_left + t*dilation], t].
-struct ConvLayer {
-  int out_channels = 0, width = 0, stride = 1, dilation = 1, pad_left = 0, out_length = 0;
-  std::vector<float> weight;             // (out_channels, 4, width)
-  std::vector<float> bias;               // (out_channels)
-  std::vector<int64_t> tensor_shape;     // per-sequence shape of the conv output in the graph
-  void validate(int length) const;
+// A 1-D convolution or pooling over positions, then elementwise ops. Output position j reads
+// input positions j * stride - pad_left + t * dilation for t < width; positions outside
+// [0, in_length) are padding (zero for conv, skipped for max pool, counted or not by avg pool).
+struct Layer {
+  enum class Kind { conv, max_pool, avg_pool } kind = Kind::conv;
+  int in_channels = 0, out_channels = 0, width = 1, stride = 1, dilation = 1, pad_left = 0;
+  int in_length = 0, out_length = 0;
+  bool count_include_pad = false;  // avg pool: divide by width rather than by the inputs present
+  std::vector<float> weight;       // conv: (out_channels, in_channels, width)
+  std::vector<float> bias;         // conv: (out_channels)
+  std::vector<Step> after;         // elementwise ops applied to the output, in order
+  void validate() const;
 };
+Layer::Kind layer_kind(const std::string& name);
+std::string layer_name(Layer::Kind kind);
 
-// Phi = activation(weight . flatten(input_activation(z)) + bias), flatten index c * out_length + j.
+// Phi = after(weight . flatten(x) + bias), flatten index c * length + j of the last layer's output x.
 struct DenseLayer {
   int out_features = 0;
-  std::vector<float> weight;  // (out_features, out_channels * out_length)
+  std::vector<float> weight;  // (out_features, channels * length)
   std::vector<float> bias;    // (out_features)
-  Activation input_activation = Activation::identity;
-  Activation activation = Activation::identity;
+  std::vector<Step> after;
 };
 
 struct Plan {
@@ -51,12 +60,13 @@ struct Plan {
   int phi_dim = 0;
   InputLayout input;
   std::string phi_model;            // ONNX bytes: one-hot batch -> Phi
-  std::optional<ConvLayer> conv;
-  std::optional<DenseLayer> dense;  // with conv: the whole path to Phi runs in the core
-  std::string tail_model;           // with conv and no dense: ONNX bytes, conv output -> Phi
+  std::vector<Layer> layers;        // starts with a conv on the one-hot input (4 channels); empty: none
+  std::optional<DenseLayer> dense;  // with layers: the whole path to Phi runs in the core
+  std::string tail_model;           // with layers and no dense: ONNX bytes, last layer's output -> Phi
+  std::vector<int64_t> tail_shape;  // per-sequence shape of the tail model's input
 
   void validate() const;
-  bool incremental() const { return conv.has_value(); }
+  bool incremental() const { return !layers.empty(); }
 };
 
 // A plan folder for the benchmark binary: plan.txt, raw little-endian float32 arrays, ONNX

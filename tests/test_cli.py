@@ -41,7 +41,7 @@ def run_main(monkeypatch, capsys, *args):
 
 def test_inspect():
     out = run("inspect", MODEL).output
-    assert "layout NCL" in out and "conv + dense" in out
+    assert "layout NCL" in out and "conv 5+relu, dense updated in the core" in out
 
 
 def test_sample_writes_a_self_describing_file(tmp_path):

@@ -1,5 +1,5 @@
-"""ONNX graph surgery: find the final linear layer, cut the graph at Phi, and read the first
-convolution (and the dense layer after it) for the core's incremental path."""
+"""ONNX graph surgery: find the final linear layer and cut the graph at Phi (the layers for the
+core's incremental path are read in :mod:`seqmaxent.incremental`)."""
 
 from __future__ import annotations
 

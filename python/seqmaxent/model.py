@@ -181,20 +181,18 @@ class Model:
         """The core's description of this network for sequences of `length` bases."""
         if length not in self._plans:
             parts = incremental.extract(self._phi_model, self.layout, length)
-            conv = dense = None
-            tail = b""
+            layers, dense, tail, tail_shape = [], None, b"", []
             if parts is not None:
-                c = parts.conv
-                conv = _core.ConvLayer(c.weight, c.bias, c.stride, c.dilation, c.pad_left, c.out_length, list(c.tensor_shape))
+                layers = [_core_layer(y) for y in parts.layers]
                 if parts.dense is not None:
                     d = parts.dense
-                    dense = _core.DenseLayer(d.weight, d.bias, d.input_activation, d.activation)
-                tail = parts.tail
+                    dense = _core.DenseLayer(d.weight, d.bias, [_core_step(s) for s in d.after])
+                tail, tail_shape = parts.tail, list(parts.tail_shape)
             pos, base = layouts.strides(self.layout, length)
             self._plans[length] = _core.Plan(
                 length=length, phi_dim=self.phi_dim, input_shape=list(layouts.item_shape(self.layout, length)),
                 position_stride=pos, base_stride=base, phi_model=self._phi_model.SerializeToString(),
-                conv=conv, dense=dense, tail_model=tail,
+                layers=layers, dense=dense, tail_model=tail, tail_shape=tail_shape,
             )
         return self._plans[length]
 
@@ -227,6 +225,17 @@ class Model:
     def save_plan(self, folder: str | Path, units: Units = None, length: int | None = None) -> None:
         """Write the plan folder that the ``seqmaxent-bench`` binary reads."""
         self.plan(length or self._default_length()).save(self.scale(units), str(folder))
+
+
+def _core_step(step: incremental.Step) -> _core.Step:
+    return _core.Step(step.kind, step.alpha, step.scale, step.shift)
+
+
+def _core_layer(y: incremental.Layer) -> _core.Layer:
+    return _core.Layer(
+        y.kind, y.in_channels, y.out_channels, y.width, y.stride, y.dilation, y.pad_left, y.in_length, y.out_length,
+        y.count_include_pad, y.weight, y.bias, [_core_step(s) for s in y.after],
+    )
 
 
 def inspect(model: Model | str | Path, **kwargs) -> ModelInfo:

@@ -111,8 +111,8 @@ def sample(
     d(x) = ||s * (Phi(x) - Phi(x0))||_2 with s = W[k] (``units=k``) or W[k1] - W[k2]
     (``units=(k1, k2)``; default (1, 0) for two outputs, 0 for one). Each of `chains` chains per
     input starts at x0, runs `burn_in` + `steps` single-base proposals, and keeps its state every
-    `period` steps. `incremental` lets the core update the first conv (and dense) layer per
-    mutation instead of running the whole network; `refresh` is the number of steps between
+    `period` steps. `incremental` lets the core update the layers a mutation reaches (convs,
+    pools, elementwise ops, dense) instead of running the whole network; `refresh` is the number of steps between
     exact recomputations of that cached state. Chain random streams are keyed by (seed, input
     index, chain); `first_input` is the index of the first sequence within a larger set, so a
     set sampled in batches gives the same samples as in one call. N in an input is an error, or with
