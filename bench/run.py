@@ -4,8 +4,8 @@
 
 Each measurement runs in its own process (clean thread settings, its own peak memory). Also
 measures the peak memory of `seqmaxent sample` on growing numbers of inputs (results are
-streamed to HDF5, so it must stay flat). Writes results.json and results.md in --out. Needs
-PyTorch (pip install 'seqmaxent[torch]').
+streamed to HDF5, so it must stay flat). Writes results.json and results.md in --out (`--parts`
+reruns one part and keeps the other). Needs PyTorch (pip install 'seqmaxent[torch]').
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ def measure(method: str, network: str, threads: int, chains: int, beta: float, c
     return result
 
 
-MEMORY_INPUTS = [100, 1000]
+MEMORY_INPUTS = [100, 1000, 5000]
 
 
 def sample_memory(inputs: int, cache: Path) -> dict:
@@ -90,8 +90,8 @@ def sample_memory(inputs: int, cache: Path) -> dict:
     cli = shutil.which("seqmaxent") or str(Path(sys.executable).parent / "seqmaxent")
     start = time.perf_counter()
     subprocess.run([cli, "sample", str(onnx_path), str(fasta), "-o", str(out), "--beta", "50", "--chains", "20",
-                    "--steps", "1000", "--period", "50", "--layout", "NCL", "--quiet"], check=True)
-    return dict(inputs=inputs, chains=20, steps=1000, seconds=time.perf_counter() - start,
+                    "--steps", "200", "--period", "20", "--layout", "NCL", "--quiet"], check=True)
+    return dict(inputs=inputs, chains=20, steps=200, seconds=time.perf_counter() - start,
                 peak_rss_mb=resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
                 output_mb=out.stat().st_size / 2**20)
 
@@ -123,6 +123,7 @@ def main() -> None:
     p.add_argument("--chains", type=int, default=500)
     p.add_argument("--beta", type=float, default=400.0)
     p.add_argument("--out", type=Path, default=HERE / "results")
+    p.add_argument("--parts", nargs="+", default=["speed", "memory"], choices=["speed", "memory"])
     p.add_argument("--one", nargs=3, metavar=("METHOD", "NETWORK", "THREADS"), help=argparse.SUPPRESS)
     p.add_argument("--memory", type=int, help=argparse.SUPPRESS)
     args = p.parse_args()
@@ -135,8 +136,8 @@ def main() -> None:
         os.environ["OMP_NUM_THREADS"] = threads
         print(json.dumps(measure(method, network, int(threads), args.chains, args.beta, cache)))
         return
-    rows = []
-    for network in args.networks:
+    rows: list[dict] = []
+    for network in args.networks if "speed" in args.parts else []:
         for threads in args.threads:
             for method in args.methods:
                 out = subprocess.run([sys.executable, __file__, "--one", method, network, str(threads), "--chains",
@@ -148,14 +149,18 @@ def main() -> None:
                 rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
                 r = rows[-1]
                 print(f"{network:7s} {method:19s} {threads} threads: {r['proposals_per_s']:12,.0f} proposals/s", flush=True)
-    memory = []
-    for inputs in MEMORY_INPUTS:
+    memory: list[dict] = []
+    for inputs in MEMORY_INPUTS if "memory" in args.parts else []:
         out = subprocess.run([sys.executable, __file__, "--memory", str(inputs), "--out", str(args.out)],
                              capture_output=True, text=True, check=True)
         memory.append(json.loads(out.stdout.strip().splitlines()[-1]))
         print(f"seqmaxent sample, {inputs} inputs: peak RSS {memory[-1]['peak_rss_mb']:.0f} MB", flush=True)
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "results.json").write_text(json.dumps(dict(speed=rows, memory=memory), indent=1))
+    saved = args.out / "results.json"
+    results = json.loads(saved.read_text()) if saved.exists() else {}  # parts not run this time are kept
+    results.update({part: found for part, found in (("speed", rows), ("memory", memory)) if part in args.parts})
+    saved.write_text(json.dumps(results, indent=1))
+    rows, memory = results.get("speed", []), results.get("memory", [])
     text = table(rows) + "\n\nPeak memory of `seqmaxent sample` (CTCF net, 2 threads) as inputs grow:\n\n" + memory_table(memory)
     (args.out / "results.md").write_text(text + "\n")
     print(text)
