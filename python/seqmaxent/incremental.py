@@ -307,21 +307,25 @@ def extract(phi_model: onnx.ModelProto, layout: str, length: int) -> Parts | Non
     x = layouts.to_model(index, layout)
     try:
         probe = x if name == source else _run(cut(phi_model, [source], name), x)
-        shapes = _shapes(phi_model, x)
     except Exception:
         return None
     first = _first_conv(g, node, probe, length)
     if first is None:
         return None
     layers, ap = [first[0]], first[1]
+    shape = [first[0].out_channels] + [1] * (probe.ndim - 2)
+    shape[ap] = first[0].out_length
+    shape = tuple(shape)
+    try:
+        shapes = _shapes(phi_model, x)
+    except Exception:  # then the core stops after the first conv
+        shapes = {}
     name, node = node.output[0], g.only_consumer(node.output[0])
-    shape = shapes.get(name)
-    while node is not None and shape is not None:
-        out = shapes.get(node.output[0])
+    while node is not None and (out := shapes.get(node.output[0])) is not None:
         if node.op_type in PASS_OPS:
             pass
         elif node.op_type in ("Squeeze", "Unsqueeze", "Reshape"):
-            if out is None or _positions_axis(out) is None or out[0] != shape[0] or int(np.prod(out)) != int(np.prod(shape)):
+            if _positions_axis(out) is None or out[0] != shape[0] or int(np.prod(out)) != int(np.prod(shape)):
                 break
             ap = _positions_axis(out)
         elif node.op_type in ELEMENTWISE or node.op_type in AFFINE_OPS:
@@ -337,9 +341,7 @@ def extract(phi_model: onnx.ModelProto, layout: str, length: int) -> Parts | Non
             ap = _positions_axis(out)
         else:
             break
-        name, node = node.output[0], g.only_consumer(node.output[0])
-        shape = out
-    shape = shapes[name] if shape is None else shape
+        name, node, shape = node.output[0], g.only_consumer(node.output[0]), out
     dense = _dense(g, name, shape, phi, phi_model)
     tail = b"" if dense is not None else cut(phi_model, [name], phi).SerializeToString()
-    return Parts(layers, dense, tail, tuple(shape))
+    return Parts(layers, dense, tail, shape)
