@@ -316,7 +316,7 @@ struct Stack {
   };
   Stack(const Plan& plan)
       : first(plan.layers[0], plan.length),
-        H(plan.dense ? plan.phi_dim : 0),
+        H(plan.dense ? plan.dense->out_features : 0),
         Hp(round_up(H, kLanes)),
         dense_after(plan.dense ? plan.dense->after : std::vector<Step>{}, Hp) {
     for (const Layer& y : plan.layers) {
@@ -375,7 +375,7 @@ namespace {
 class StackBlock final : public BlockEvaluator {
  public:
   StackBlock(const Plan& plan, const Stack& stack, Ort::Session* tail, int n)
-      : n_(n), length_(plan.length), stack_(stack), levels_(stack.levels.size()) {
+      : n_(n), length_(plan.length), dense_(plan.dense.has_value()), stack_(stack), levels_(stack.levels.size()) {
     int slot = 0, rows = 0;
     for (size_t l = 0; l < levels_.size(); ++l) {
       const Stack::Level& s = stack.levels[l];
@@ -399,13 +399,14 @@ class StackBlock final : public BlockEvaluator {
     tmp_.assign(std::max(widest, stack.Hp), 0.f);
     phi_.assign(size_t(n) * plan.phi_dim, 0.f);
     const Layer& last = plan.layers.back();
-    if (plan.dense) {
+    if (dense_) {
       h_.assign(size_t(n) * stack.Hp, 0.f);
       h_new_.assign(size_t(n) * stack.Hp, 0.f);
       by_row_.assign(size_t(n) * window_, 0);
       first_.assign(last.out_length + 1, 0);
-    } else {
-      x_tail_.assign(size_t(n) * last.out_channels * last.out_length, 0.f);
+    }
+    if (tail) {
+      x_tail_.assign(size_t(n) * (dense_ ? stack.H : last.out_channels * last.out_length), 0.f);
       call_.emplace(*tail, x_tail_.data(), plan.tail_shape, n, phi_.data(), plan.phi_dim);
     }
   }
@@ -414,7 +415,7 @@ class StackBlock final : public BlockEvaluator {
     for (int i = 0; i < n_; ++i) {
       stack_.first.compute(codes + size_t(i) * length_, y(0, i), stack_.levels[0].Cp);
       for (size_t l = 1; l < levels_.size(); ++l) compute_layer(l, i);
-      if (call_) {
+      if (!dense_) {
         write_tail(i, 0, stack_.levels.back().layer.out_length);
       } else {
         float* h = h_.data() + size_t(i) * stack_.Hp;
@@ -439,22 +440,19 @@ class StackBlock final : public BlockEvaluator {
     }
     for (size_t l = 1; l < levels_.size(); ++l)
       for (int i = 0; i < n_; ++i) propose_layer(l, i);
-    if (call_) {
-      for (int i = 0; i < n_; ++i) {
-        const Range& r = levels_.back().range[i];
-        write_tail(i, r.first, r.last);
-      }
-      call_->run();
-    } else {
+    if (dense_) {
       propose_dense();
+    } else {
+      for (int i = 0; i < n_; ++i) write_tail(i, levels_.back().range[i].first, levels_.back().range[i].last);
     }
+    if (call_) call_->run();
     return phi_.data();
   }
 
   void commit(const Mutation*, const uint8_t* accepted) override {
     for (int i = 0; i < n_; ++i) {
       if (accepted[i]) {
-        if (!call_) std::copy_n(h_new_.data() + size_t(i) * stack_.Hp, stack_.Hp, h_.data() + size_t(i) * stack_.Hp);
+        if (dense_) std::copy_n(h_new_.data() + size_t(i) * stack_.Hp, stack_.Hp, h_.data() + size_t(i) * stack_.Hp);
         continue;
       }
       for (size_t l = 0; l < levels_.size(); ++l) {
@@ -462,7 +460,7 @@ class StackBlock final : public BlockEvaluator {
         const int Cp = stack_.levels[l].Cp;
         std::copy_n(saved(l, i), size_t(r.end - r.base) * Cp, y(l, i) + size_t(r.base) * Cp);
       }
-      if (call_) write_tail(i, levels_.back().range[i].first, levels_.back().range[i].last);
+      if (!dense_) write_tail(i, levels_.back().range[i].first, levels_.back().range[i].last);
     }
   }
 
@@ -484,7 +482,7 @@ class StackBlock final : public BlockEvaluator {
   float* saved(size_t l, int i) { return levels_[l].saved.data() + size_t(i) * std::max(stack_.levels[l].window, 1) * stack_.levels[l].Cp; }
   // Does the layer after l (or the dense layer) take the changes of layer l's rows?
   bool delta_consumer(size_t l) const {
-    return l + 1 < levels_.size() ? stack_.levels[l + 1].layer.kind == Layer::Kind::conv : !call_;
+    return l + 1 < levels_.size() ? stack_.levels[l + 1].layer.kind == Layer::Kind::conv : dense_;
   }
 
   void prefetch_first(int i, int p) {
@@ -707,12 +705,14 @@ class StackBlock final : public BlockEvaluator {
     for (int i = 0; i < n_; ++i) phi_out(i, h_new_.data() + size_t(i) * Hp);
   }
 
+  // The dense layer's output: Phi, or the tail model's input.
   void phi_out(int i, const float* h) {
     stack_.dense_after.apply(h, tmp_.data());
-    std::copy_n(tmp_.data(), stack_.H, phi_.data() + size_t(i) * stack_.H);
+    std::copy_n(tmp_.data(), stack_.H, (call_ ? x_tail_.data() : phi_.data()) + size_t(i) * stack_.H);
   }
 
   int n_, length_;
+  bool dense_;
   const Stack& stack_;
   std::vector<State> levels_;
   int window_ = 1;                  // rows per chain any layer can change
@@ -740,7 +740,7 @@ Engine::Engine(Plan plan, Provider provider, int threads, bool incremental)
   plan_.validate();
   if (threads < 1) throw std::invalid_argument("threads must be at least 1");
   if (incremental_) stack_ = std::make_shared<const Stack>(plan_);
-  if (incremental_ && plan_.dense) return;
+  if (incremental_ && plan_.tail_model.empty()) return;
   const std::string& model = incremental_ ? plan_.tail_model : plan_.phi_model;
   for (int t = 0; t < threads_; ++t) sessions_.push_back(make_session(model, provider));
 }
@@ -753,7 +753,8 @@ std::string Engine::path() const {
     layers += (layers.empty() ? "" : ", ") + layer_name(y.kind) + " " + std::to_string(y.width);
     for (const Step& s : y.after) layers += "+" + step_name(s.kind);
   }
-  if (plan_.dense) return "incremental: " + layers + ", dense updated in the core";
+  if (plan_.dense) layers += ", dense";
+  if (plan_.tail_model.empty()) return "incremental: " + layers + " updated in the core";
   return "incremental: " + layers + " updated in the core, rest of the network in ONNX Runtime";
 }
 
@@ -766,7 +767,7 @@ int Engine::block_size(int64_t total_chains) const {
 
 std::unique_ptr<BlockEvaluator> Engine::make_block(int n, int thread) {
   if (!incremental_) return std::make_unique<OnehotBlock>(plan_, sessions_.at(thread), n);
-  return std::make_unique<StackBlock>(plan_, *stack_, plan_.dense ? nullptr : &sessions_.at(thread), n);
+  return std::make_unique<StackBlock>(plan_, *stack_, sessions_.empty() ? nullptr : &sessions_.at(thread), n);
 }
 
 }  // namespace seqmaxent

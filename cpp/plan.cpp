@@ -84,17 +84,20 @@ void Plan::validate() const {
       throw std::invalid_argument("plan: layer " + std::to_string(l) + " does not fit the output of the layer before");
   }
   const Layer& last = layers.back();
+  int64_t out = int64_t(last.out_channels) * last.out_length;  // what the core hands on
   if (dense) {
-    if (dense->out_features != phi_dim) throw std::invalid_argument("plan: dense output size differs from phi_dim");
-    if (dense->weight.size() != size_t(phi_dim) * last.out_channels * last.out_length ||
-        dense->bias.size() != size_t(phi_dim))
+    const int H = dense->out_features;
+    if (H <= 0 || dense->weight.size() != size_t(H) * out || dense->bias.size() != size_t(H))
       throw std::invalid_argument("plan: dense weight or bias has the wrong size");
-    validate_steps(dense->after, phi_dim, "dense layer");
+    validate_steps(dense->after, H, "dense layer");
+    out = H;
+  }
+  if (tail_model.empty()) {
+    if (out != phi_dim) throw std::invalid_argument("plan: the core's output is not Phi and there is no tail model");
   } else {
     int64_t n = 1;
     for (auto d : tail_shape) n *= d;
-    if (tail_model.empty() || n != int64_t(last.out_channels) * last.out_length)
-      throw std::invalid_argument("plan: the layers need a dense layer or a tail model taking their output");
+    if (n != out) throw std::invalid_argument("plan: the tail model does not take the core's output");
   }
 }
 

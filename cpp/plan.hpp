@@ -61,8 +61,8 @@ struct Plan {
   InputLayout input;
   std::string phi_model;            // ONNX bytes: one-hot batch -> Phi
   std::vector<Layer> layers;        // starts with a conv on the one-hot input (4 channels); empty: none
-  std::optional<DenseLayer> dense;  // with layers: the whole path to Phi runs in the core
-  std::string tail_model;           // with layers and no dense: ONNX bytes, last layer's output -> Phi
+  std::optional<DenseLayer> dense;  // after the layers
+  std::string tail_model;           // ONNX bytes: the core's output (dense, or last layer) -> Phi; empty: it is Phi
   std::vector<int64_t> tail_shape;  // per-sequence shape of the tail model's input
 
   void validate() const;

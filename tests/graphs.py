@@ -81,8 +81,9 @@ class _Builder:
         return self.node(names[op], [x]), channels
 
 
-def network(length: int, layers: list[Spec], hidden: int = 6, two_d: bool = False, seed: int = 0) -> onnx.ModelProto:
-    """x (N, 4, L) -> layers -> Flatten -> Gemm(hidden) -> Relu (Phi) -> Gemm(2) -> y."""
+def network(length: int, layers: list[Spec], hidden: int = 6, dense: int = 1, two_d: bool = False,
+            seed: int = 0) -> onnx.ModelProto:
+    """x (N, 4, L) -> layers -> Flatten -> `dense` x [Gemm(hidden) -> Relu] (the last is Phi) -> Gemm(2) -> y."""
     b = _Builder(seed, two_d)
     x = b.node("Unsqueeze", ["x", b.const_int([2])]) if two_d else "x"
     channels = 4
@@ -92,9 +93,11 @@ def network(length: int, layers: list[Spec], hidden: int = 6, two_d: bool = Fals
     body = helper.make_graph(b.nodes, "body", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4, length])],
                              [helper.make_tensor_value_info(flat, TensorProto.FLOAT, None)], b.inits)
     size = _run(_model(body), np.zeros((1, 4, length), np.float32)).shape[1]
-    w1 = b.rng.normal(0, 1 / np.sqrt(size), (hidden, size))
-    h = b.node("Gemm", [flat, b.const(w1), b.const(b.rng.normal(0, 0.3, hidden))], transB=1)
-    phi = b.node("Relu", [h])
+    phi = flat
+    for _ in range(dense):
+        w = b.rng.normal(0, 1 / np.sqrt(size), (hidden, size))
+        phi = b.node("Relu", [b.node("Gemm", [phi, b.const(w), b.const(b.rng.normal(0, 0.3, hidden))], transB=1)])
+        size = hidden
     y = b.node("Gemm", [phi, b.const(b.rng.normal(0, 1, (2, hidden))), b.const(np.zeros(2))], transB=1)
     graph = helper.make_graph(b.nodes, "net", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4, length])],
                               [helper.make_tensor_value_info(y, TensorProto.FLOAT, ["N", 2])], b.inits)

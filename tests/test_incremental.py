@@ -26,7 +26,8 @@ def op(name: str) -> tuple[str, dict]:
     return name, {}
 
 
-# name -> (layers, 2-D, the evaluation path the core must report)
+# name -> (layers, 2-D, the evaluation path the core must report); "two_dense" has a second
+# dense layer before Phi, which runs in ONNX Runtime on the core's dense output.
 CASES = {
     "conv": ([conv(8, 5), op("relu")], False, "conv 5+relu, dense updated in the core"),
     "strided_dilated_padded": ([conv(20, 4, stride=2, dilation=2, pads=(3, 1)), op("relu")], False,
@@ -56,6 +57,8 @@ CASES = {
                               "conv 5+relu+affine+affine+sigmoid, avg_pool 20, dense updated in the core"),
     "two_d": ([conv(8, 5, pads=(2, 2)), op("relu"), pool("maxpool", 2), conv(8, 3), op("relu")], True,
               "conv 5+relu, max_pool 2, conv 3+relu, dense updated in the core"),
+    "two_dense": ([conv(8, 5), op("relu"), pool("maxpool", 2)], False,
+                  "conv 5+relu, max_pool 2, dense updated in the core, rest of the network in ONNX Runtime"),
     "tail_in_onnxruntime": ([conv(8, 5), op("relu"), pool("maxpool", 2), op("softplus"), conv(8, 3)], False,
                             "conv 5+relu, max_pool 2 updated in the core, rest of the network in ONNX Runtime"),
 }
@@ -65,7 +68,8 @@ CASES = {
 def case(request, tmp_path_factory) -> tuple[sm.Model, str]:
     layers, two_d, path = CASES[request.param]
     file = tmp_path_factory.mktemp("nets") / f"{request.param}.onnx"
-    onnx.save(network(LENGTH, layers, two_d=two_d, seed=len(request.param)), file)
+    dense = 2 if request.param == "two_dense" else 1
+    onnx.save(network(LENGTH, layers, dense=dense, two_d=two_d, seed=len(request.param)), file)
     return sm.Model(file, layout="NCL"), path
 
 

@@ -1,6 +1,6 @@
 """Read the layers the core updates incrementally out of a Phi graph: the first convolution on
-the one-hot input, the conv / pool / elementwise layers after it, and a dense layer that may end
-them at Phi.
+the one-hot input, the conv / pool / elementwise layers after it, and a dense layer that may
+follow them.
 
 The layout ops between the input and the first convolution are read by probing: an input whose
 entry for (position p, base b) is 1 + 4p + b is run up to the convolution, which shows on which
@@ -67,7 +67,7 @@ class Dense:
 class Parts:
     layers: list[Layer]
     dense: Dense | None
-    tail: bytes  # last layer's output -> Phi (ONNX), used when dense is None
+    tail: bytes  # the core's output (dense output, or the last layer's) -> Phi (ONNX); empty if it is Phi
     tail_shape: tuple[int, ...]  # per-sequence shape of the tail's input
 
 
@@ -179,9 +179,9 @@ def _positions_axis(shape: tuple[int, ...]) -> int | None:
     return long[0] if len(long) == 1 else (len(shape) - 1 if not long else None)
 
 
-def _over_positions(g: Graph, node: onnx.NodeProto, shape: tuple[int, ...], ap: int, out: tuple[int, ...] | None) -> Layer | None:
-    """A Conv or pool node on a (channels, positions) tensor as a Layer, or None."""
-    if out is None or len(out) != len(shape) or _positions_axis(out) is None:
+def _over_positions(g: Graph, node: onnx.NodeProto, shape: tuple[int, ...], ap: int, out: tuple[int, ...]) -> Layer | None:
+    """A Conv or pool node from a (channels, positions) tensor of `shape` to one of `out` as a Layer, or None."""
+    if len(out) != len(shape) or _positions_axis(out) is None:
         return None
     spatial = len(shape) - 1
     C, L = shape[0], shape[ap]
@@ -219,9 +219,8 @@ def _channel_vector(value: np.ndarray, shape: tuple[int, ...]) -> np.ndarray | N
         full = np.broadcast_to(value, (1, *shape)).astype(np.float32)[0]
     except ValueError:
         return None
-    if full.ndim != len(shape) or not np.all(full == full.reshape(shape[0], -1)[:, :1].reshape((shape[0],) + (1,) * (len(shape) - 1))):
-        return None
-    return full.reshape(shape[0], -1)[:, 0].copy()
+    rows = full.reshape(shape[0], -1)
+    return None if np.any(rows != rows[:, :1]) else rows[:, 0].copy()
 
 
 def _step(g: Graph, node: onnx.NodeProto, name: str, shape: tuple[int, ...]) -> Step | None:
@@ -260,8 +259,9 @@ def _with_step(layer: Layer, step: Step) -> Layer:
     return replace(layer, after=layer.after + (step,))
 
 
-def _dense(g: Graph, name: str, shape: tuple[int, ...], phi: str, model: onnx.ModelProto) -> Dense | None:
-    """The dense layer if Phi = after(W . flatten(tensor `name`) + b), flatten order probed."""
+def _dense(g: Graph, name: str, shape: tuple[int, ...], model: onnx.ModelProto) -> tuple[Dense, str] | None:
+    """The dense layer after(W . flatten(tensor `name`) + b) that follows `name` (flatten order
+    probed), and the name of its output; None if no dense layer follows."""
     size = int(np.prod(shape))
     flat, node = name, g.only_consumer(name)
     while node is not None and node.op_type in LAYOUT_OPS:
@@ -288,9 +288,7 @@ def _dense(g: Graph, name: str, shape: tuple[int, ...], phi: str, model: onnx.Mo
         if node.op_type not in PASS_OPS:
             steps += (step,)
         out, node = node.output[0], g.only_consumer(node.output[0])
-    if out != phi:
-        return None
-    return Dense(weight, np.asarray(lin[2], np.float32), steps)
+    return Dense(weight, np.asarray(lin[2], np.float32), steps), out
 
 
 def extract(phi_model: onnx.ModelProto, layout: str, length: int) -> Parts | None:
@@ -342,6 +340,9 @@ def extract(phi_model: onnx.ModelProto, layout: str, length: int) -> Parts | Non
         else:
             break
         name, node, shape = node.output[0], g.only_consumer(node.output[0]), out
-    dense = _dense(g, name, shape, phi, phi_model)
-    tail = b"" if dense is not None else cut(phi_model, [name], phi).SerializeToString()
+    dense = _dense(g, name, shape, phi_model)
+    if dense is not None:
+        dense, name = dense
+        shape = (dense.weight.shape[0],)
+    tail = b"" if name == phi else cut(phi_model, [name], phi).SerializeToString()
     return Parts(layers, dense, tail, shape)
