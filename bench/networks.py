@@ -87,7 +87,7 @@ def proposal_flops(net: nn.Sequential, length: int, incremental: bool) -> float:
                                             (layer.kernel_size, layer.stride, layer.padding, getattr(layer, "dilation", 1)))
             changed = rows[1] - rows[0]
             rows = _reach(*rows, width, stride, dilation, pad, y.shape[-1])
-            if isinstance(layer, nn.Conv1d) and flops == 0.0:
+            if layer is net[0]:
                 flops += (rows[1] - rows[0]) * layer.out_channels  # the first conv: one weight change added per row
             elif isinstance(layer, nn.Conv1d):
                 flops += 2.0 * changed * width * layer.in_channels * layer.out_channels

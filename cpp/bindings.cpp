@@ -83,7 +83,7 @@ PYBIND11_MODULE(_core, m) {
              return d;
            }),
            py::arg("weight"), py::arg("bias"), py::arg("after") = std::vector<Step>{},
-           "Phi = after(weight . flatten(x) + bias), flatten index channel * length + position")
+           "after(weight . flatten(x) + bias), flatten index channel * length + position")
       .def_readonly("out_features", &DenseLayer::out_features);
 
   py::class_<Plan>(m, "Plan")

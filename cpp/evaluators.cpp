@@ -306,11 +306,11 @@ class FirstConv {
 
 // The plan's layers prepared for the blocks (shared, read-only): rows padded to whole vectors,
 // conv weights as (width, in, padded out) row blocks, and how many output rows of each layer a
-// single mutation can change.
+// single mutation can change (at least 1, the size of its buffers).
 struct Stack {
   struct Level {
     const Layer& layer;
-    int C, Cp, window;
+    int C, Cp, window;  // channels, padded channels, most rows one mutation changes
     Elementwise after;
     std::vector<float> rows;  // conv after the first: weight as (width, in_channels, Cp)
   };
@@ -321,7 +321,7 @@ struct Stack {
         dense_after(plan.dense ? plan.dense->after : std::vector<Step>{}, Hp) {
     for (const Layer& y : plan.layers) {
       const int Cp = round_up(y.out_channels, kLanes);
-      Level level{y, y.out_channels, Cp, 0, Elementwise(y.after, Cp), {}};
+      Level level{y, y.out_channels, Cp, 1, Elementwise(y.after, Cp), {}};
       if (&y != &plan.layers[0] && y.kind == Layer::Kind::conv) {
         level.rows.assign(size_t(y.width) * y.in_channels * Cp, 0.f);
         for (int co = 0; co < y.out_channels; ++co)
@@ -364,8 +364,9 @@ namespace {
 // rows whose window reaches a changed input row (fastISM's idea), and rows that come out
 // unchanged are trimmed from what the next layer sees. Convs after the first add their weights
 // times the (sparse) changes of their input; pools recompute their changed windows. Old rows
-// are saved and put back for rejected proposals. Phi then comes from the dense layer, updated
-// from the changes of its input only, or from ONNX Runtime on the last layer's output (tail).
+// are saved and put back for rejected proposals. A dense layer after them is updated from the
+// changes of its input only. The core's output (dense, or last layer) is Phi, or the input of
+// the tail that ONNX Runtime runs.
 //
 // Layers run one after another over the whole block so that each layer's weights are read
 // from cache for all chains. The dense update is ordered by input row j, so each block of
@@ -376,23 +377,21 @@ class StackBlock final : public BlockEvaluator {
  public:
   StackBlock(const Plan& plan, const Stack& stack, Ort::Session* tail, int n)
       : n_(n), length_(plan.length), dense_(plan.dense.has_value()), stack_(stack), levels_(stack.levels.size()) {
-    int slot = 0, rows = 0;
+    int rows = 0, widest = 0;
     for (size_t l = 0; l < levels_.size(); ++l) {
       const Stack::Level& s = stack.levels[l];
       State& st = levels_[l];
       st.y.assign(size_t(n) * s.layer.out_length * s.Cp, 0.f);
-      st.saved.assign(size_t(n) * std::max(s.window, 1) * s.Cp, 0.f);
+      st.saved.assign(size_t(n) * s.window * s.Cp, 0.f);
       st.range.assign(n, Range{});
-      slot = std::max(slot, std::max(s.window, 1) * s.Cp);
+      slot_ = std::max(slot_, s.window * s.Cp);
+      window_ = std::max(window_, s.window);
       rows = std::max(rows, s.layer.out_length);
+      widest = std::max(widest, s.Cp);
     }
-    slot_ = slot;
-    for (auto& s : stack.levels) window_ = std::max(window_, s.window);
-    delta_.assign(size_t(n) * slot, 0.f);
-    channel_.assign(size_t(n) * slot, 0);
+    delta_.assign(size_t(n) * slot_, 0.f);
+    channel_.assign(size_t(n) * slot_, 0);
     nonzero_.assign(size_t(n) * window_, 0);
-    int widest = 0;
-    for (auto& s : stack.levels) widest = std::max(widest, s.Cp);
     act_.assign(size_t(rows) * widest, 0.f);
     act_channel_.assign(size_t(rows) * widest, 0);
     act_nonzero_.assign(rows, 0);
@@ -479,7 +478,11 @@ class StackBlock final : public BlockEvaluator {
     const auto& s = stack_.levels[l];
     return levels_[l].y.data() + size_t(i) * s.layer.out_length * s.Cp;
   }
-  float* saved(size_t l, int i) { return levels_[l].saved.data() + size_t(i) * std::max(stack_.levels[l].window, 1) * stack_.levels[l].Cp; }
+  float* saved(size_t l, int i) { return levels_[l].saved.data() + size_t(i) * stack_.levels[l].window * stack_.levels[l].Cp; }
+  // Chain i's slot of row changes passed to the next layer: values, channels, count per row.
+  float* delta(int i) { return delta_.data() + size_t(i) * slot_; }
+  uint16_t* channels(int i) { return channel_.data() + size_t(i) * slot_; }
+  int* nonzeros(int i) { return nonzero_.data() + size_t(i) * window_; }
   // Does the layer after l (or the dense layer) take the changes of layer l's rows?
   bool delta_consumer(size_t l) const {
     return l + 1 < levels_.size() ? stack_.levels[l + 1].layer.kind == Layer::Kind::conv : dense_;
@@ -504,9 +507,9 @@ class StackBlock final : public BlockEvaluator {
     const bool deltas = delta_consumer(0);
     float* rows = y(0, i);
     float* old = saved(0, i);
-    float* d = delta_.data() + size_t(i) * slot_;
-    uint16_t* ch = channel_.data() + size_t(i) * slot_;
-    int* nnz = nonzero_.data() + size_t(i) * window_;
+    float* d = delta(i);
+    uint16_t* ch = channels(i);
+    int* nnz = nonzeros(i);
     const FirstConv::Tap* tap = stack_.first.begin(m.position);
     for (int j = r.first, k = 0; j < r.last; ++j, ++k) {
       float* row = rows + size_t(j) * s.Cp;
@@ -551,9 +554,9 @@ class StackBlock final : public BlockEvaluator {
     std::copy_n(rows + size_t(r.first) * s.Cp, size_t(r.last - r.first) * s.Cp, saved(l, i));
     if (s.layer.kind == Layer::Kind::conv) {
       // Input row q's change reaches output j = (q + pad - t * dilation) / stride through tap t.
-      const float* d = delta_.data() + size_t(i) * slot_;
-      const uint16_t* ch = channel_.data() + size_t(i) * slot_;
-      const int* nnz = nonzero_.data() + size_t(i) * window_;
+      const float* d = delta(i);
+      const uint16_t* ch = channels(i);
+      const int* nnz = nonzeros(i);
       for (int q = from.first; q < from.last; ++q) {
         const int k = q - from.base;
         if (!nnz[k]) continue;
@@ -570,9 +573,9 @@ class StackBlock final : public BlockEvaluator {
       for (int j = r.first; j < r.last; ++j) pool_row(l, i, j);
     }
     if (delta_consumer(l)) {
-      float* d = delta_.data() + size_t(i) * slot_;
-      uint16_t* ch = channel_.data() + size_t(i) * slot_;
-      int* nnz = nonzero_.data() + size_t(i) * window_;
+      float* d = delta(i);
+      uint16_t* ch = channels(i);
+      int* nnz = nonzeros(i);
       const float* old = saved(l, i);
       for (int j = r.first, k = 0; j < r.last; ++j, ++k)
         nnz[k] = delta_row(s.after, rows + size_t(j) * s.Cp, old + size_t(k) * s.Cp, s.C, d + size_t(k) * s.Cp,
@@ -586,7 +589,7 @@ class StackBlock final : public BlockEvaluator {
   // Narrow a range to its first and last rows with a nonzero change (empty if none).
   void trim_by_deltas(size_t l, int i) {
     Range& r = levels_[l].range[i];
-    const int* nnz = nonzero_.data() + size_t(i) * window_;
+    const int* nnz = nonzeros(i);
     while (r.first < r.last && !nnz[r.first - r.base]) ++r.first;
     while (r.last > r.first && !nnz[r.last - 1 - r.base]) --r.last;
   }
@@ -696,10 +699,10 @@ class StackBlock final : public BlockEvaluator {
     for (int j = 0, begin = 0; j < s.layer.out_length; begin = first_[j++]) {
       const float* wj = stack_.dense_rows.data() + size_t(j) * s.C * Hp;
       for (int e = begin; e < first_[j]; ++e) {
-        const int i = by_row_[e] / window_, k = by_row_[e] % window_;
-        const size_t at = size_t(i) * slot_ + size_t(k) * s.Cp;
-        const int nnz = nonzero_[by_row_[e]];
-        if (nnz) sparse_gemv(delta_.data() + at, channel_.data() + at, nnz, wj, Hp, h_new_.data() + size_t(i) * Hp, Hp);
+        const int i = by_row_[e] / window_, k = by_row_[e] % window_, nnz = nonzeros(i)[k];
+        if (nnz)
+          sparse_gemv(delta(i) + size_t(k) * s.Cp, channels(i) + size_t(k) * s.Cp, nnz, wj, Hp,
+                      h_new_.data() + size_t(i) * Hp, Hp);
       }
     }
     for (int i = 0; i < n_; ++i) phi_out(i, h_new_.data() + size_t(i) * Hp);

@@ -35,6 +35,8 @@ struct Stack;  // the plan's layers prepared for incremental evaluation
 class Engine {
  public:
   Engine(Plan plan, Provider provider, int threads, bool incremental);
+  Engine(const Engine&) = delete;  // the prepared layers refer into plan_
+  Engine& operator=(const Engine&) = delete;
   const Plan& plan() const { return plan_; }
   int threads() const { return threads_; }
   bool incremental() const { return incremental_; }

@@ -227,8 +227,9 @@ PlanFolder load_plan(const std::string& dir) {
       Step s;
       ls >> owner >> kind >> s.alpha;
       s.kind = step_kind(kind);
-      std::vector<Step>& steps = owner == "dense" ? p.dense.value().after
-                                                  : p.layers.at(std::stoul(owner.substr(5))).after;
+      if (owner == "dense" ? !p.dense : owner.rfind("layer", 0) != 0 || std::stoul(owner.substr(5)) >= p.layers.size())
+        throw std::runtime_error(dir + "/plan.txt: step for '" + owner + "' before or without that layer");
+      std::vector<Step>& steps = owner == "dense" ? p.dense->after : p.layers[std::stoul(owner.substr(5))].after;
       if (s.kind == Step::Kind::affine) {
         const std::string stem = owner + "_step" + std::to_string(steps.size());
         s.scale = read_floats(d / (stem + "_scale.f32"));
@@ -240,7 +241,7 @@ PlanFolder load_plan(const std::string& dir) {
     }
   }
   p.phi_model = read_bytes(d / "phi.onnx");
-  if (fs::exists(d / "tail.onnx")) p.tail_model = read_bytes(d / "tail.onnx");
+  if (!p.tail_shape.empty()) p.tail_model = read_bytes(d / "tail.onnx");  // plan.txt decides, not leftover files
   p.validate();
   return {std::move(p), read_floats(d / "scale.f32")};
 }

@@ -47,7 +47,7 @@ struct Layer {
 Layer::Kind layer_kind(const std::string& name);
 std::string layer_name(Layer::Kind kind);
 
-// Phi = after(weight . flatten(x) + bias), flatten index c * length + j of the last layer's output x.
+// after(weight . flatten(x) + bias), flatten index c * length + j of the last layer's output x.
 struct DenseLayer {
   int out_features = 0;
   std::vector<float> weight;  // (out_features, channels * length)

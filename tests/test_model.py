@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import seqmaxent as sm
-from seqmaxent import _core
+from seqmaxent import _core, runtime
 from conftest import model_path
 
 # name -> (layout, outputs, output activation, evaluation path keyword)
@@ -120,11 +120,24 @@ def test_alphabet_orders_the_channels():
 @pytest.mark.parametrize("name", ["gemm_softmax_ncl", "conv_pool", "any_length"])
 def test_plan_folder_round_trip(tmp_path, name):
     """The folder the benchmark binary reads gives the same layers, scale and Phi."""
+    runtime.ensure_loaded()
     model = sm.Model(model_path(name))
     model.save_plan(tmp_path / "plan", units=(1, 0) if model.n_outputs > 1 else 0, length=24)
     plan, scale = _core.Plan.load(str(tmp_path / "plan"))
     np.testing.assert_array_equal(scale, model.scale((1, 0) if model.n_outputs > 1 else 0))
     assert [y.kind for y in plan.layers] == [y.kind for y in model.plan(24).layers]
+    codes = random_codes(5, 24)
+    np.testing.assert_array_equal(_core.Engine(plan).phi(codes), _core.Engine(model.plan(24)).phi(codes))
+
+
+def test_plan_folder_rewritten_for_another_model(tmp_path):
+    """A folder reused for a model without a tail does not pick up the previous model's tail."""
+    runtime.ensure_loaded()
+    sm.Model(model_path("any_length")).save_plan(tmp_path, length=24)
+    model = sm.Model(model_path("gemm_softmax_ncl"))
+    model.save_plan(tmp_path, units=(1, 0))
+    plan, _ = _core.Plan.load(str(tmp_path))
+    assert "ONNX Runtime" not in _core.Engine(plan).path
     codes = random_codes(5, 24)
     np.testing.assert_array_equal(_core.Engine(plan).phi(codes), _core.Engine(model.plan(24)).phi(codes))
 
