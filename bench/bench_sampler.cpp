@@ -56,20 +56,22 @@ int main(int argc, char** argv) {
     std::mt19937 gen(1);
     for (auto& b : x0) b = uint8_t(gen() & 3);
     SamplerConfig config;
-    config.beta = beta;
+    config.betas = {beta};
+    config.keep = {0};
     config.scale = folder.scale;
     config.chains = chains;
     config.steps = steps;
     config.period = steps;
     std::vector<uint8_t> samples(size_t(chains) * L);
     std::vector<float> distances(chains), phi0(engine.plan().phi_dim);
-    std::vector<int64_t> accepted(chains);
-    SampleOutputs out{samples.data(), distances.data(), accepted.data(), phi0.data()};
+    std::vector<int64_t> accepted(chains), evaluations(1);
+    SampleOutputs out{samples.data(), distances.data(), accepted.data(), nullptr, evaluations.data(), phi0.data()};
+    const int64_t id = 0;
     double best = 0.0;
     for (int r = 0; r < repeats; ++r) {
       Sampler sampler(engine);
       auto t0 = std::chrono::steady_clock::now();
-      sampler.run(x0.data(), 1, config, out);
+      sampler.run(x0.data(), &id, 1, config, {}, out);
       double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       best = std::max(best, double(chains) * steps / s);
     }

@@ -46,8 +46,9 @@ def measure(method: str, network: str, threads: int, chains: int, beta: float, c
     steps = STEPS[(network, "fast" if fast else "full")]
     result = dict(method=method, network=network, threads=threads, chains=chains, steps=steps)
     if method in ("seqmaxent", "seqmaxent-full"):
-        kw = dict(beta=beta, chains=chains, steps=steps, period=steps, threads=threads, incremental=fast)
-        sm.sample(model, sm.decode(x0[None]), **{**kw, "steps": 10, "period": 10})  # build engine, warm up
+        kw = dict(beta=beta, chains=chains, steps=steps, period=steps // 2, burn_in=0, threads=threads, incremental=fast,
+                  sampler="metropolis", max_rounds=1)
+        sm.sample(model, sm.decode(x0[None]), **{**kw, "steps": 10, "period": 5})  # build engine, warm up
         start = time.perf_counter()
         res = sm.sample(model, sm.decode(x0[None]), **kw)
         result["proposals_per_s"] = chains * steps / (time.perf_counter() - start)

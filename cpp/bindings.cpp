@@ -146,31 +146,57 @@ PYBIND11_MODULE(_core, m) {
       .def(py::init<Engine&>(), py::keep_alive<1, 2>(), py::arg("engine"))
       .def(
           "run",
-          [](Sampler& s, py::array_t<uint8_t, py::array::c_style | py::array::forcecast> x0, double beta, double mu,
-             std::array<bool, kBases> constrained, const FloatArray& scale, int chains, int steps, int period, int burn_in, uint64_t seed,
-             int64_t first_input, int refresh, py::array_t<float> phi0_out) {
+          [](Sampler& s, py::array_t<uint8_t, py::array::c_style | py::array::forcecast> x0,
+             py::array_t<int64_t, py::array::c_style | py::array::forcecast> ids, std::vector<double> betas,
+             std::vector<int> keep, int swap_every, const std::string& moves, double mu,
+             std::array<bool, kBases> constrained, const FloatArray& scale, int chains, int steps, int period,
+             int burn_in, uint64_t seed, uint64_t round, int refresh, py::array_t<float> phi0_out,
+             std::optional<py::array_t<uint8_t>> state_codes, std::optional<py::array_t<int32_t>> state_rungs) {
             SamplerConfig c;
-            c.beta = beta, c.mu = mu, c.chains = chains, c.steps = steps, c.period = period;
-            c.burn_in = burn_in, c.seed = seed, c.first_input = first_input, c.refresh = refresh;
+            c.betas = std::move(betas), c.keep = std::move(keep), c.swap_every = swap_every;
+            if (moves == "metropolis") c.moves = Moves::metropolis;
+            else if (moves == "heat-bath") c.moves = Moves::heat_bath;
+            else throw std::invalid_argument("moves must be 'metropolis' or 'heat-bath', not '" + moves + "'");
+            c.mu = mu, c.chains = chains, c.steps = steps, c.period = period;
+            c.burn_in = burn_in, c.seed = seed, c.round = round, c.refresh = refresh;
             for (int b = 0; b < kBases; ++b) c.constrained[b] = constrained[b];
             c.scale = to_vector(scale);
             c.validate(s.engine().plan().phi_dim);
             if (x0.ndim() != 2) throw std::invalid_argument("x0 must have shape (inputs, length)");
-            const py::ssize_t n = x0.shape(0), L = x0.shape(1);
-            py::array_t<uint8_t> samples({n, py::ssize_t(chains), py::ssize_t(c.kept()), L});
-            py::array_t<float> distances({n, py::ssize_t(chains), py::ssize_t(c.kept())});
-            py::array_t<int64_t> accepted({n, py::ssize_t(chains)});
+            const py::ssize_t n = x0.shape(0), L = x0.shape(1), K = py::ssize_t(c.keep.size()), R = c.rungs();
+            if (ids.ndim() != 1 || ids.shape(0) != n) throw std::invalid_argument("ids must have one entry per input");
             if (phi0_out.ndim() != 2 || phi0_out.shape(0) != n) throw std::invalid_argument("phi0 buffer shape");
+            ChainState state;
+            if (state_codes.has_value() != state_rungs.has_value())
+              throw std::invalid_argument("give both state_codes and state_rungs, or neither");
+            if (state_codes) {  // updated in place
+              auto& sc = *state_codes;
+              auto& sr = *state_rungs;
+              const bool contiguous = (sc.flags() & sr.flags() & py::array::c_style) != 0;
+              if (!contiguous || sc.size() != n * chains * R * L || sr.size() != n * chains * R)
+                throw std::invalid_argument("state arrays must be C-contiguous, (inputs, chains, rungs, length) and (inputs, chains, rungs)");
+              state.codes = sc.mutable_data();
+              state.rung = sr.mutable_data();
+            }
+            py::array_t<uint8_t> samples({n, K, py::ssize_t(chains), py::ssize_t(c.kept()), L});
+            py::array_t<float> distances({n, K, py::ssize_t(chains), py::ssize_t(c.kept())});
+            py::array_t<int64_t> accepted({n, py::ssize_t(chains), R});
+            py::array_t<int64_t> swaps({n, py::ssize_t(chains), R - 1});
+            py::array_t<int64_t> evaluations(n);
             SampleOutputs out{samples.mutable_data(), distances.mutable_data(), accepted.mutable_data(),
-                              phi0_out.mutable_data()};
+                              swaps.mutable_data(), evaluations.mutable_data(), phi0_out.mutable_data()};
             {
               py::gil_scoped_release release;
-              s.run(x0.data(), n, c, out);
+              s.run(x0.data(), ids.data(), n, c, state, out);
             }
-            return py::make_tuple(samples, distances, accepted);
+            return py::make_tuple(samples, distances, accepted, swaps, evaluations);
           },
-          py::arg("x0"), py::arg("beta"), py::arg("mu"), py::arg("constrained"), py::arg("scale"), py::arg("chains"), py::arg("steps"),
-          py::arg("period"), py::arg("burn_in"), py::arg("seed"), py::arg("first_input"), py::arg("refresh"), py::arg("phi0"))
+          py::arg("x0"), py::arg("ids"), py::arg("betas"), py::arg("keep"), py::arg("swap_every"), py::arg("moves"),
+          py::arg("mu"), py::arg("constrained"), py::arg("scale"), py::arg("chains"), py::arg("steps"),
+          py::arg("period"), py::arg("burn_in"), py::arg("seed"), py::arg("round"), py::arg("refresh"),
+          py::arg("phi0"), py::arg("state_codes") = py::none(), py::arg("state_rungs") = py::none(),
+          "Sample; returns (samples (n, keep, chains, kept, L), distances, accepted (n, chains, rungs), "
+          "swaps (n, chains, rungs - 1), evaluations (n))")
       .def_property_readonly("done", &Sampler::done)
       .def_property_readonly("total", &Sampler::total)
       .def("cancel", &Sampler::cancel);

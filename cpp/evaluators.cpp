@@ -761,11 +761,12 @@ std::string Engine::path() const {
   return "incremental: " + layers + " updated in the core, rest of the network in ONNX Runtime";
 }
 
-int Engine::block_size(int64_t total_chains) const {
-  if (provider_ == Provider::cuda) return kGpuBlock;
-  if (!sessions_.empty()) return kOrtBlock;
+int Engine::block_size(int64_t total_chains, int group) const {
+  auto whole = [group](int64_t n) { return int((std::max<int64_t>(n, 1) + group - 1) / group * group); };
+  if (provider_ == Provider::cuda) return whole(kGpuBlock);
+  if (!sessions_.empty()) return whole(kOrtBlock);
   int64_t blocks = std::max<int64_t>(threads_, (total_chains + kCoreBlockMax - 1) / kCoreBlockMax);
-  return int(std::max<int64_t>(1, (total_chains + blocks - 1) / blocks));
+  return whole((total_chains + blocks - 1) / blocks);
 }
 
 std::unique_ptr<BlockEvaluator> Engine::make_block(int n, int thread) {

@@ -41,9 +41,10 @@ class Engine {
   int threads() const { return threads_; }
   bool incremental() const { return incremental_; }
   std::string path() const;
-  // Chains per block. Blocks evaluated by ONNX Runtime have a fixed size, so that results
-  // do not depend on the thread count; the core-only path computes each chain alone.
-  int block_size(int64_t total_chains) const;
+  // Chains per block, a multiple of `group` (the replicas of a ladder stay in one block). Blocks
+  // evaluated by ONNX Runtime have a fixed size, so that results do not depend on the thread
+  // count; the core-only path computes each chain alone.
+  int block_size(int64_t total_chains, int group = 1) const;
   // A block of n chains for the calling thread (0 <= thread < threads()).
   std::unique_ptr<BlockEvaluator> make_block(int n, int thread);
 

@@ -7,6 +7,7 @@
 #include <exception>
 #include <mutex>
 #include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "rng.hpp"
@@ -15,14 +16,22 @@ namespace seqmaxent {
 
 void SamplerConfig::validate(int phi_dim) const {
   if (scale.size() != size_t(phi_dim)) throw std::invalid_argument("scale must have one weight per Phi unit");
-  if (!(beta >= 0.0) || !std::isfinite(beta)) throw std::invalid_argument("beta must be a finite number >= 0");
+  if (betas.empty()) throw std::invalid_argument("at least one beta is needed");
+  for (size_t r = 0; r < betas.size(); ++r) {
+    if (!(betas[r] >= 0.0) || !std::isfinite(betas[r])) throw std::invalid_argument("beta must be a finite number >= 0");
+    if (r > 0 && !(betas[r] > betas[r - 1])) throw std::invalid_argument("the betas of a ladder must increase");
+  }
+  if (keep.empty()) throw std::invalid_argument("keep at least one rung");
+  for (size_t k = 0; k < keep.size(); ++k)
+    if (keep[k] < 0 || keep[k] >= rungs() || (k > 0 && keep[k] <= keep[k - 1]))
+      throw std::invalid_argument("kept rungs must be increasing rung indices");
+  if (swap_every < 0) throw std::invalid_argument("swap_every must be >= 0");
   if (!std::isfinite(mu)) throw std::invalid_argument("mu must be finite");
   if (chains < 1) throw std::invalid_argument("chains must be at least 1");
   if (steps < 1) throw std::invalid_argument("steps must be at least 1");
   if (period < 1 || steps % period != 0) throw std::invalid_argument("period must be >= 1 and divide steps");
   if (burn_in < 0) throw std::invalid_argument("burn_in must be >= 0");
   if (refresh < 0) throw std::invalid_argument("refresh must be >= 0");
-  if (first_input < 0) throw std::invalid_argument("first_input must be >= 0");
 }
 
 namespace {
@@ -58,7 +67,200 @@ void for_blocks(int64_t count, int block, int threads, std::atomic<bool>& stop, 
   if (error) std::rethrow_exception(error);
 }
 
+bool metropolis_accepts(double log_ratio, ChainRng& rng) {
+  return log_ratio >= 0.0 || std::log(rng.uniform()) < log_ratio;
+}
+
 }  // namespace
+
+// The replicas of whole ladders, [first, first + n) of all inputs' replicas, sampled together.
+struct Sampler::Block {
+  Block(Sampler& s, int64_t first, int n, int thread, const uint8_t* x0, const int64_t* ids,
+        const SamplerConfig& cfg, ChainState state, const SampleOutputs& out)
+      : cfg(cfg), out(out), state(state), first(first), n(n), R(cfg.rungs()), L(s.engine_.plan().length),
+        P(s.engine_.plan().phi_dim), eval(s.engine_.make_block(n, thread)), codes(size_t(n) * L), phi0(n),
+        positions(n), rng(n), ladder_rng(n / R), d(n), rung(n), holder(n), m(n), accepted(n), n_accepted(n, 0),
+        n_swaps(size_t(n / R) * (R - 1), 0) {
+    const uint64_t seed = cfg.seed + cfg.round * 0x632BE59BD9B4E019ull;
+    for (int i = 0; i < n; ++i) {
+      const int64_t g = first + i, input = g / cfg.replicas();
+      const uint8_t* start = state.codes ? state.codes + g * L : x0 + input * L;
+      std::copy_n(start, L, codes.data() + size_t(i) * L);
+      phi0[i] = out.phi0 + input * P;
+      positions[i] = &s.mutable_[input];
+      const uint64_t key = uint64_t(ids[input]) * cfg.replicas() + uint64_t(g % cfg.replicas());
+      rng[i] = ChainRng(seed, key);
+      rung[i] = state.rung ? state.rung[g] : int(g % R);
+      if (rung[i] < 0 || rung[i] >= R) throw std::invalid_argument("a replica's rung is out of range");
+    }
+    for (int l = 0; l < n / R; ++l) {
+      ladder_rng[l] = ChainRng(~seed, uint64_t(ids[(first / R + l) / cfg.chains]) * cfg.chains + (first / R + l) % cfg.chains);
+      std::vector<uint8_t> seen(R, 0);
+      for (int r = 0; r < R; ++r) {
+        const int i = l * R + r;
+        if (seen[rung[i]]++) throw std::invalid_argument("the replicas of a ladder must hold distinct rungs");
+        holder[l * R + rung[i]] = i;
+      }
+    }
+    set_distances(eval->reset(codes.data()));
+  }
+
+  void set_distances(const float* phi) {
+    for (int i = 0; i < n; ++i) d[i] = distance(phi + size_t(i) * P, phi0[i], cfg.scale.data(), P);
+  }
+  double beta(int i) const { return cfg.betas[rung[i]]; }
+  double weight(uint8_t base) const { return cfg.mu * cfg.constrained[base]; }
+  uint8_t& code(int i, int p) { return codes[size_t(i) * L + p]; }
+  // A uniformly chosen mutable site of chain i, from 32 random bits.
+  int site(int i, uint32_t bits) const {
+    const auto& where = *positions[i];
+    return where[ChainRng::below(bits, uint32_t(where.size()))];
+  }
+  const float* propose() {
+    ++calls;
+    return eval->propose(m.data());
+  }
+  void count_accepted(int i) { ++n_accepted[size_t(i / R) * R + rung[i]]; }
+
+  // One Metropolis proposal per replica: a random site to one of its 3 other bases.
+  void metropolis() {
+    for (int i = 0; i < n; ++i) {
+      const uint64_t r = rng[i].next();
+      const int pos = site(i, uint32_t(r >> 32));
+      const uint8_t from = code(i, pos);
+      m[i] = {pos, from, uint8_t((from + 1 + ChainRng::below(uint32_t(r), 3)) & 3)};
+    }
+    const float* phi = propose();
+    for (int i = 0; i < n; ++i) {
+      const double d_new = distance(phi + size_t(i) * P, phi0[i], cfg.scale.data(), P);
+      accepted[i] = metropolis_accepts(-beta(i) * (d_new - d[i]) + weight(m[i].to) - weight(m[i].from), rng[i]);
+      if (accepted[i]) {
+        code(i, m[i].position) = m[i].to;
+        d[i] = d_new;
+        count_accepted(i);
+      }
+    }
+    eval->commit(m.data(), accepted.data());
+  }
+
+  // One heat-bath update per replica: a random site takes base b with probability proportional
+  // to exp(-beta d + mu N_C) over its 4 bases. The 3 alternatives are evaluated in turn; the
+  // third is kept directly when chosen, the others need one more evaluation.
+  void heat_bath() {
+    std::vector<std::array<double, 4>>& logw = hb_logw;
+    std::vector<std::array<double, 4>>& dist = hb_dist;
+    logw.resize(n), dist.resize(n), hb_choice.resize(n);
+    for (int i = 0; i < n; ++i) {
+      const int pos = site(i, uint32_t(rng[i].next() >> 32));
+      const uint8_t from = code(i, pos);
+      m[i] = {pos, from, from};
+      dist[i][0] = d[i];
+      logw[i][0] = -beta(i) * d[i] + weight(from);
+    }
+    for (int k = 1; k <= 3; ++k) {
+      for (int i = 0; i < n; ++i) m[i].to = uint8_t((m[i].from + k) & 3);
+      const float* phi = propose();
+      for (int i = 0; i < n; ++i) {
+        dist[i][k] = distance(phi + size_t(i) * P, phi0[i], cfg.scale.data(), P);
+        logw[i][k] = -beta(i) * dist[i][k] + weight(m[i].to);
+      }
+      if (k < 3) std::fill(accepted.begin(), accepted.end(), 0);
+      else
+        for (int i = 0; i < n; ++i) {
+          const double top = *std::max_element(logw[i].begin(), logw[i].end());
+          std::array<double, 4> w;
+          double total = 0.0;
+          for (int b = 0; b < 4; ++b) total += w[b] = std::exp(logw[i][b] - top);
+          double u = rng[i].uniform() * total;
+          int choice = 0;
+          while (choice < 3 && u >= w[choice]) u -= w[choice++];
+          hb_choice[i] = choice;
+          accepted[i] = choice == 3;
+        }
+      eval->commit(m.data(), accepted.data());
+    }
+    bool again = false;
+    for (int i = 0; i < n; ++i) {
+      const int choice = hb_choice[i];
+      if (choice == 0) continue;
+      count_accepted(i);
+      d[i] = dist[i][choice];
+      if (choice == 3) {
+        code(i, m[i].position) = m[i].to;
+        continue;
+      }
+      again = true;
+      m[i].to = uint8_t((m[i].from + choice) & 3);
+    }
+    if (!again) return;
+    for (int i = 0; i < n; ++i) {
+      accepted[i] = hb_choice[i] == 1 || hb_choice[i] == 2;
+      if (accepted[i]) code(i, m[i].position) = m[i].to;
+      else m[i].from = m[i].to = code(i, m[i].position);  // no change
+    }
+    propose();
+    eval->commit(m.data(), accepted.data());
+  }
+
+  // Neighbour swaps along each ladder, rungs (r, r + 1) for r of the given parity: exchanging
+  // the betas of the replicas there with probability min(1, exp((b_r - b_r+1)(d_r - d_r+1))).
+  void swap(int parity) {
+    for (int l = 0; l < n / R; ++l)
+      for (int r = parity; r + 1 < R; r += 2) {
+        int& a = holder[l * R + r];
+        int& b = holder[l * R + r + 1];
+        if (!metropolis_accepts((cfg.betas[r] - cfg.betas[r + 1]) * (d[a] - d[b]), ladder_rng[l])) continue;
+        std::swap(rung[a], rung[b]);
+        std::swap(a, b);
+        ++n_swaps[size_t(l) * (R - 1) + r];
+      }
+  }
+
+  // Sample k of every kept rung of every ladder.
+  void keep(int k) {
+    const int K = int(cfg.keep.size()), kept = cfg.kept();
+    for (int l = 0; l < n / R; ++l) {
+      const int64_t ladder = first / R + l, input = ladder / cfg.chains, c = ladder % cfg.chains;
+      for (int j = 0; j < K; ++j) {
+        const int i = holder[l * R + cfg.keep[j]];
+        const int64_t slot = ((input * K + j) * cfg.chains + c) * kept + k;
+        std::copy_n(codes.data() + size_t(i) * L, L, out.samples + slot * L);
+        out.distances[slot] = float(d[i]);
+      }
+    }
+  }
+
+  void finish() {
+    std::copy(n_accepted.begin(), n_accepted.end(), out.accepted + first);
+    std::copy(n_swaps.begin(), n_swaps.end(), out.swaps + (first / R) * (R - 1));
+    for (int i = 0; i < n; ++i) {
+      const int64_t g = first + i;
+#pragma omp atomic
+      out.evaluations[g / cfg.replicas()] += calls;
+      if (state.codes) std::copy_n(codes.data() + size_t(i) * L, L, state.codes + g * L);
+      if (state.rung) state.rung[g] = rung[i];
+    }
+  }
+
+  const SamplerConfig& cfg;
+  const SampleOutputs& out;
+  ChainState state;
+  int64_t first;
+  int n, R, L, P;
+  std::unique_ptr<BlockEvaluator> eval;
+  std::vector<uint8_t> codes;
+  std::vector<const float*> phi0;
+  std::vector<const std::vector<int>*> positions;
+  std::vector<ChainRng> rng, ladder_rng;
+  std::vector<double> d;
+  std::vector<int> rung, holder;  // holder[l * R + r]: the replica at rung r of ladder l
+  std::vector<Mutation> m;
+  std::vector<uint8_t> accepted;
+  std::vector<int64_t> n_accepted, n_swaps;
+  std::vector<std::array<double, 4>> hb_logw, hb_dist;
+  std::vector<int> hb_choice;
+  int64_t calls = 0;
+};
 
 void Sampler::run_phi(const uint8_t* codes, int64_t n, float* phi) {
   const Plan& plan = engine_.plan();
@@ -72,92 +274,48 @@ void Sampler::run_phi(const uint8_t* codes, int64_t n, float* phi) {
   });
 }
 
-void Sampler::run(const uint8_t* x0, int64_t inputs, const SamplerConfig& config, const SampleOutputs& out) {
-  config.validate(engine_.plan().phi_dim);
+void Sampler::run(const uint8_t* x0, const int64_t* ids, int64_t inputs, const SamplerConfig& cfg, ChainState state,
+                  const SampleOutputs& out) {
+  cfg.validate(engine_.plan().phi_dim);
   if (inputs < 1) throw std::invalid_argument("no input sequences");
   const int L = engine_.plan().length;
   // The positions each input's chains may mutate: all but its Ns.
   mutable_.assign(inputs, {});
   for (int64_t i = 0; i < inputs; ++i) {
+    if (ids[i] < 0) throw std::invalid_argument("input ids must be >= 0");
     for (int p = 0; p < L; ++p)
       if (x0[i * L + p] != kUnknown) mutable_[i].push_back(p);
-    if (mutable_[i].empty()) throw std::invalid_argument("input " + std::to_string(i + 1) + " is all N");
+    if (mutable_[i].empty()) throw std::invalid_argument("input " + std::to_string(ids[i] + 1) + " is all N");
+    if (state.codes)
+      for (int64_t r = 0; r < cfg.replicas(); ++r)
+        for (int p = 0; p < L; ++p) {
+          const uint8_t c = state.codes[(i * cfg.replicas() + r) * L + p];
+          if ((c == kUnknown) != (x0[i * L + p] == kUnknown) || c > kUnknown)
+            throw std::invalid_argument("start states must be base codes 0..3 where x0 is, and N where it is N");
+        }
   }
-  const int64_t chains = inputs * config.chains;
+  const int64_t replicas = inputs * cfg.replicas();
   stop_.store(false);
   done_.store(0);
-  total_.store(chains * (int64_t(config.burn_in) + config.steps));
+  total_.store(replicas * (int64_t(cfg.burn_in) + cfg.steps));
+  std::fill_n(out.evaluations, inputs, 0);
   run_phi(x0, inputs, out.phi0);
-  for_blocks(chains, engine_.block_size(chains), engine_.threads(), stop_, [&](int64_t first, int n, int thread) {
-    run_block(first, n, thread, x0, config, out);
+  const int R = cfg.rungs(), total_steps = cfg.burn_in + cfg.steps;
+  for_blocks(replicas, engine_.block_size(replicas, R), engine_.threads(), stop_, [&](int64_t first, int n, int thread) {
+    Block b(*this, first, n, thread, x0, ids, cfg, state, out);
+    for (int step = 0; step < total_steps; ++step) {
+      if (cfg.moves == Moves::heat_bath) b.heat_bath();
+      else b.metropolis();
+      if (cfg.refresh > 0 && (step + 1) % cfg.refresh == 0) b.set_distances(b.eval->reset(b.codes.data()));
+      if (R > 1 && cfg.swap_every > 0 && (step + 1) % cfg.swap_every == 0) b.swap(((step + 1) / cfg.swap_every) & 1);
+      const int after = step + 1 - cfg.burn_in;
+      if (after > 0 && after % cfg.period == 0) b.keep(after / cfg.period - 1);
+      done_.fetch_add(n, std::memory_order_relaxed);
+      if (stop_.load(std::memory_order_relaxed)) return;
+    }
+    b.finish();
   });
   if (stop_.load()) throw Cancelled();
-}
-
-void Sampler::run_block(int64_t first_chain, int n, int thread, const uint8_t* x0, const SamplerConfig& cfg,
-                        const SampleOutputs& out) {
-  const Plan& plan = engine_.plan();
-  const int L = plan.length, P = plan.phi_dim, kept = cfg.kept();
-  const float* scale = cfg.scale.data();
-  auto block = engine_.make_block(n, thread);
-
-  std::vector<uint8_t> codes(size_t(n) * L);
-  std::vector<const float*> phi0(n);
-  std::vector<const std::vector<int>*> positions(n);
-  std::vector<ChainRng> rng(n);
-  std::vector<double> d(n);
-  std::vector<Mutation> m(n);
-  std::vector<uint8_t> accepted(n);
-  std::vector<int64_t> n_accepted(n, 0);
-  for (int i = 0; i < n; ++i) {
-    const int64_t input = (first_chain + i) / cfg.chains;
-    std::copy_n(x0 + input * L, L, codes.data() + size_t(i) * L);
-    phi0[i] = out.phi0 + input * P;
-    positions[i] = &mutable_[input];
-    rng[i] = ChainRng(cfg.seed, uint64_t(cfg.first_input * cfg.chains + first_chain + i));
-  }
-  auto set_distances = [&](const float* phi) {
-    for (int i = 0; i < n; ++i) d[i] = distance(phi + size_t(i) * P, phi0[i], scale, P);
-  };
-  set_distances(block->reset(codes.data()));
-
-  const int total_steps = cfg.burn_in + cfg.steps;
-  for (int step = 0; step < total_steps; ++step) {
-    for (int i = 0; i < n; ++i) {
-      const uint64_t r = rng[i].next();
-      const auto& where = *positions[i];
-      const int pos = where[ChainRng::below(uint32_t(r >> 32), uint32_t(where.size()))];
-      const uint8_t from = codes[size_t(i) * L + pos];
-      m[i] = {pos, from, uint8_t((from + 1 + ChainRng::below(uint32_t(r), 3)) & 3)};
-    }
-    const float* phi = block->propose(m.data());
-    for (int i = 0; i < n; ++i) {
-      const double d_new = distance(phi + size_t(i) * P, phi0[i], scale, P);
-      const double log_ratio =
-          -cfg.beta * (d_new - d[i]) + cfg.mu * (int(cfg.constrained[m[i].to]) - int(cfg.constrained[m[i].from]));
-      const bool accept = log_ratio >= 0.0 || std::log(rng[i].uniform()) < log_ratio;
-      accepted[i] = accept;
-      if (accept) {
-        codes[size_t(i) * L + m[i].position] = m[i].to;
-        d[i] = d_new;
-        ++n_accepted[i];
-      }
-    }
-    block->commit(m.data(), accepted.data());
-    if (cfg.refresh > 0 && (step + 1) % cfg.refresh == 0) set_distances(block->reset(codes.data()));
-    const int after = step + 1 - cfg.burn_in;
-    if (after > 0 && after % cfg.period == 0) {
-      const int k = after / cfg.period - 1;
-      for (int i = 0; i < n; ++i) {
-        const int64_t slot = (first_chain + i) * kept + k;
-        std::copy_n(codes.data() + size_t(i) * L, L, out.samples + slot * L);
-        out.distances[slot] = float(d[i]);
-      }
-    }
-    done_.fetch_add(n, std::memory_order_relaxed);
-    if (stop_.load(std::memory_order_relaxed)) return;
-  }
-  std::copy(n_accepted.begin(), n_accepted.end(), out.accepted + first_chain);
 }
 
 }  // namespace seqmaxent

@@ -14,7 +14,7 @@ names, seqs = bundled.ctcf_examples()
 print(model, "\n")
 
 # Keep Phi near each sequence's own (beta), with the human genome's GC content as background (mu).
-res = sm.sample(model, seqs, beta=50.0, mu=sm.gc_mu(0.42), chains=50, steps=5_000, period=50, seed=0)
+res = sm.sample(model, seqs, beta=100.0, mu=sm.gc_mu(0.42), seed=0)
 print(res, "\n")
 
 # Entropy 2 bits = the base is free to change; 0 = the network needs this base.

@@ -134,6 +134,7 @@ def run(chains: int = 10, steps: int = 4000, period: int = 40) -> dict:
     sweep = []
     for beta in BETAS:
         res = sm.sample(model, seqs, beta=beta, mu=mu, chains=chains, steps=steps, period=period, burn_in=steps // 4,
+                        sampler="metropolis", max_rounds=1,
                         seed=0, names=names)
         imp = summary.importance(res.marginals(), bg)
         row = dict(beta=beta, acceptance=float(res.acceptance.mean()), localised=localised(imp),
@@ -146,6 +147,7 @@ def run(chains: int = 10, steps: int = 4000, period: int = 40) -> dict:
     authors_codes = sm.sequences.from_onehot(authors[:, :, [2, 1, 0, 3]])  # G,C,A,T -> A,C,G,T
     best_beta = max(sweep, key=lambda r: r["localised"])["beta"]
     res = sm.sample(model, sm.decode(authors_codes), beta=best_beta, mu=mu, chains=chains, steps=steps,
+                    sampler="metropolis", max_rounds=1,
                     period=period, burn_in=steps // 4, seed=0)
     authors_rec = recovery(res, [f"authors{i}" for i in range(10)], bg, targets)
     authors_rec.update(beta=best_beta, p_bound=[round(float(p), 3) for p in model.predict(authors_codes)[:, 1]])

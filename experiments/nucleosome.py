@@ -132,8 +132,9 @@ def run(n_inputs: int = 100, chains: int = 10, steps: int = 4000, period: int = 
     lin_in = lin_te[np.argsort(p_lin)[:n_inputs]]
     from seqmaxent.calibrate import choose_beta
 
-    beta = choose_beta(model, sm.decode(nuc_in[:8]), mu=mu).beta
-    kw = dict(beta=beta, mu=mu, chains=chains, steps=steps, period=period, burn_in=steps // 4, seed=0)
+    beta = choose_beta(model, sm.decode(nuc_in[:8]), mu=mu, sampler="metropolis", chains=10).beta
+    kw = dict(beta=beta, mu=mu, chains=chains, steps=steps, period=period, burn_in=steps // 4, seed=0,
+              sampler="metropolis", max_rounds=1)
     res_nuc = sm.sample(model, sm.decode(nuc_in), **kw)
     res_lin = sm.sample(model, sm.decode(lin_in), **kw)
     shuffled = np.array([rng.permutation(s) for s in nuc_in])

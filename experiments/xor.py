@@ -128,7 +128,8 @@ def run() -> dict:
         kept = [(exact(model, b, mu) * (classes[None, :] == classes[:, None])).sum(1).mean() for b in grid]
         beta = float(grid[np.argmax(np.array(kept) >= 0.95)]) if max(kept) >= 0.95 else float(grid[-1])
         p_exact = exact(model, beta, mu)
-        res = sm.sample(model, ALL, beta=beta, mu=mu, chains=20, steps=2000, period=10, burn_in=100, seed=k)
+        res = sm.sample(model, ALL, beta=beta, mu=mu, chains=20, steps=2000, period=10, burn_in=100, seed=k,
+                        sampler="metropolis", max_rounds=1)
         index = res.samples[:, :, 0].astype(int) * 4 + res.samples[:, :, 1]
         freq = np.stack([np.bincount(index[i], minlength=16) / index.shape[1] for i in range(16)])
         sample_class = classes[index]

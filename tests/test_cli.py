@@ -80,7 +80,7 @@ def test_batches_and_resume_give_the_samples_of_one_run(tmp_path):
     with h5py.File(tmp_path / "one.h5") as a, h5py.File(tmp_path / "resumed.h5") as b:
         np.testing.assert_array_equal(a["samples"][:], b["samples"][:])
         assert list(a["names"][:]) == list(b["names"][:])
-    with pytest.raises(ValueError, match=r"other settings \(beta: 2.0 -> 3.0\)"):
+    with pytest.raises(ValueError, match=r"other settings \(beta: 2.0 -> 3.0, ladder: "):
         sample_file(model, fa, tmp_path / "resumed.h5", resume=True, **{**kw, "beta": 3.0})
 
 

@@ -37,26 +37,74 @@ def tv(samples: np.ndarray, p: np.ndarray) -> float:
 
 # (beta in units of 1/std(d), mu, units): weak and strong constraints, GC pressure both ways.
 CASES = [(1.0, 0.0, (1, 0)), (4.0, 0.0, (1, 0)), (2.0, 0.8, (1, 0)), (3.0, -1.0, 1), (2.0, 0.5, (0, 1))]
+SAMPLERS = [("metropolis", "metropolis"), ("metropolis", "heat-bath"), ("tempering", "metropolis"),
+            ("tempering", "heat-bath")]
+X0 = np.array([2, 1, 3, 0], dtype=np.uint8)  # GCTA
+
+
+def relative_beta(model: sm.Model, units, rel_beta: float) -> float:
+    states = all_sequences(model.length)
+    d_all = np.linalg.norm(model.scale(units) * (model.phi(states) - model.phi(X0[None])), axis=1)
+    return rel_beta / d_all.std()
+
+
+def run(model, beta, mu, units, sampler, moves, steps=STEPS, **kw) -> list[sm.Result]:
+    """One result per rung (tempering: 4 rungs over a factor of 10) or the single beta."""
+    res = sm.sample(model, sm.decode(X0[None]), beta=beta, mu=mu, units=units, sampler=sampler, moves=moves, rungs=4,
+                    keep_ladder=True, chains=CHAINS, steps=steps, period=PERIOD, burn_in=BURN_IN, max_rounds=1, seed=7,
+                    threads=2, **kw)
+    return res
+
+
+def assert_exact(model, res: sm.Result, mu, units, n_eff: int) -> bool:
+    beta = res.params["beta"]
+    p = exact(model, X0, beta, mu, units)
+    bound = tv_bound(p, n_eff, np.random.default_rng(0))
+    observed = tv(res.samples[0], p)
+    assert observed < bound, f"beta {beta:.3g}: TV {observed:.4f} >= bound {bound:.4f}"
+    # The test has power: the same samples are rejected as draws from a law whose beta is 25%
+    # off, or whose mu is 0.25 off, wherever that law differs from the true one by more than twice
+    # the bound (near beta 0 a 25% change of beta hardly moves the law); returns whether it did.
+    checked = False
+    for wrong_beta, wrong_mu in ((beta * 1.25, mu), (beta, mu - 0.25)):
+        q = exact(model, X0, wrong_beta, wrong_mu, units)
+        if 0.5 * np.abs(q - p).sum() > 2 * bound:
+            assert tv(res.samples[0], q) > bound, f"no power at beta {beta:.3g}"
+            checked = True
+    return checked
 
 
 @pytest.mark.parametrize("incremental", [True, False], ids=["incremental", "full"])
 @pytest.mark.parametrize("rel_beta,mu,units", CASES)
 def test_sampled_distribution_matches_exact(tiny, incremental, rel_beta, mu, units):
-    x0 = np.array([2, 1, 3, 0], dtype=np.uint8)  # GCTA
-    states = all_sequences(tiny.length)
-    d_all = np.linalg.norm(tiny.scale(units) * (tiny.phi(states) - tiny.phi(x0[None])), axis=1)
-    beta = rel_beta / d_all.std()
-    p = exact(tiny, x0, beta, mu, units)
-    res = sm.sample(tiny, sm.decode(x0[None]), beta=beta, mu=mu, units=units, chains=CHAINS, steps=STEPS,
-                    period=PERIOD, burn_in=BURN_IN, seed=7, threads=2, incremental=incremental)
+    beta = relative_beta(tiny, units, rel_beta)
+    (res,) = run(tiny, beta, mu, units, "metropolis", "metropolis", incremental=incremental)
     assert res.samples.shape == (1, N_SAMPLES, 4)
     # Kept samples are 10 steps (2.5 sweeps of the 4 positions) apart, so successive ones are
     # correlated: the bound allows a 3-fold loss of effective sample size (observed TVs sit
     # near the bound for independent draws, about 0.55 of this one).
-    bound = tv_bound(p, N_SAMPLES // 3, np.random.default_rng(0))
-    observed = tv(res.samples[0], p)
-    assert observed < bound, f"TV {observed:.4f} >= bound {bound:.4f}"
-    # The test has power: the same samples are rejected as draws from a law whose beta is 25%
-    # off, or whose mu is 0.25 off.
-    for wrong_beta, wrong_mu in ((beta * 1.25, mu), (beta, mu - 0.25)):
-        assert tv(res.samples[0], exact(tiny, x0, wrong_beta, wrong_mu, units)) > bound
+    assert assert_exact(tiny, res, mu, units, N_SAMPLES // 3)
+
+
+@pytest.mark.parametrize("sampler,moves", SAMPLERS[1:])
+@pytest.mark.parametrize("rel_beta,mu,units", [CASES[1], CASES[3], CASES[4]])
+def test_every_sampler_and_rung_matches_exact(tiny, sampler, moves, rel_beta, mu, units):
+    """Heat-bath updates, and every rung of a replica-exchange ladder, sample their own beta exactly."""
+    beta = relative_beta(tiny, units, rel_beta)
+    results = run(tiny, beta, mu, units, sampler, moves)
+    assert [r.params["beta"] for r in results][-1] == pytest.approx(beta)
+    assert len(results) == (4 if sampler == "tempering" else 1)
+    powered = [assert_exact(tiny, res, mu, units, N_SAMPLES // 3) for res in results]
+    assert powered[-1]  # at least at the target beta
+    if sampler == "tempering":  # neighbours overlap: swaps happen, but not always
+        assert 0.2 < results[0].swap_acceptance.min() and results[0].swap_acceptance.max() < 0.99
+
+
+@pytest.mark.parametrize("sampler,moves", SAMPLERS)
+def test_error_shrinks_with_more_samples(tiny, sampler, moves):
+    """Unbiased: 20 times the samples shrink the TV distance about 4.5-fold (at least 2-fold), as
+    for independent draws; a biased sampler's error would level off at its bias."""
+    beta, mu, units = relative_beta(tiny, (1, 0), 3.0), 0.6, (1, 0)
+    p = exact(tiny, X0, beta, mu, units)
+    short, long = (tv(run(tiny, beta, mu, units, sampler, moves, steps=n)[-1].samples[0], p) for n in (STEPS // 20, STEPS))
+    assert long < 0.5 * short, f"TV {short:.4f} -> {long:.4f}"

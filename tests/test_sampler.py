@@ -75,8 +75,8 @@ def test_result_shapes_and_summaries(model):
 
 def test_each_chain_starts_from_its_own_input(model):
     """Chains are grouped by input: with x0 kept, input i's samples are all x0[i]."""
-    res = sm.sample(model, SEQS, beta=1e7, chains=3, steps=100, period=100)
-    assert res.sequences(0) == [SEQS[0]] * 3 and res.sequences(1) == [SEQS[1]] * 3
+    res = sm.sample(model, SEQS, beta=1e7, chains=3, steps=100, period=50)
+    assert res.sequences(0) == [SEQS[0]] * 6 and res.sequences(1) == [SEQS[1]] * 6
 
 
 def test_one_hot_input_equals_string_input(model):
@@ -94,10 +94,10 @@ def test_interrupt_cancels_and_leaves_the_interpreter_usable(model):
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        sm.sample(model, SEQS * 50, beta=1.0, chains=50, steps=100_000, period=100, progress=progress)
-    assert calls and calls[0][1] == 100 * 50 * 100_000
-    res = sm.sample(model, SEQS, beta=1.0, chains=2, steps=100, period=100)
-    assert res.samples.shape == (2, 2, 24)
+        sm.sample(model, SEQS * 50, beta=1.0, chains=50, steps=100_000, period=100, burn_in=0, progress=progress)
+    assert calls and calls[0][1] == 100 * 50 * 8 * 100_000 * 2 ** 3  # inputs x chains x rungs x steps at the cap
+    res = sm.sample(model, SEQS, beta=1.0, chains=2, steps=100, period=50)
+    assert res.samples.shape == (2, 4, 24)
 
 
 def test_progress_reaches_the_total(model):
@@ -118,3 +118,48 @@ def test_frozen_n_positions_never_change(model, incremental):
     np.testing.assert_allclose(res.phi0[0], model.phi(sm.encode([seq], on_n="freeze"))[0], rtol=1e-5, atol=1e-6)
     expected = np.linalg.norm(model.scale() * (model.phi(res.samples[0]) - res.phi0[0]), axis=1)
     np.testing.assert_allclose(res.distances[0], expected, rtol=1e-4, atol=1e-5)
+
+
+def test_rounds_stop_when_the_diagnostics_pass(model):
+    """At beta 0 one round passes; with too few samples for min_ess every round runs, each as long
+    as all before it, and the samples keep their number."""
+    easy = sm.sample(model, SEQS, beta=0.0, chains=8, steps=2000, period=20, burn_in=200, max_rounds=3)
+    assert easy.converged.all() and (easy.rounds == 1).all()
+    assert (easy.evaluations == 8 * (200 + 2000)).all()  # beta 0 needs no ladder: one rung
+    hard = sm.sample(model, SEQS, beta=2.0, chains=8, steps=200, period=20, burn_in=50, max_rounds=3, min_ess=1e9)
+    assert not hard.converged.any() and (hard.rounds == 3).all()
+    rungs = len(hard.params["ladder"])
+    assert rungs == 8 and (hard.evaluations == 8 * rungs * (50 + 200 + 200 + 400)).all()
+    assert hard.samples.shape == (2, 8 * 10, 24)
+    # the samples span the whole run evenly, one every 80 steps after 3 rounds: the first round
+    # is the same run as alone, and the last sample (step 800) is far from it
+    one = sm.sample(model, SEQS, beta=2.0, chains=8, steps=200, period=20, burn_in=50, max_rounds=1)
+    per_chain = hard.samples.reshape(2, 8, 10, 24)
+    assert (per_chain[:, :, 1] == one.samples.reshape(2, 8, 10, 24)[:, :, 7]).all()  # step 160
+    assert (per_chain[:, :, -1] != per_chain[:, :, 1]).any(axis=-1).mean() > 0.5
+
+
+def test_replica_exchange_records_its_ladder_and_swaps(model):
+    res = sm.sample(model, SEQS, beta=4.0, chains=4, steps=400, period=20, max_rounds=1)
+    ladder = res.params["ladder"]
+    assert res.params["sampler"] == "tempering" and len(ladder) == 8
+    np.testing.assert_allclose([ladder[0], ladder[-1]], [0.4, 4.0])
+    assert np.all(np.diff(ladder) > 0) and res.params["beta"] == 4.0
+    assert res.swap_acceptance.shape == (2, 7)
+    assert ((res.swap_acceptance > 0) & (res.swap_acceptance <= 1)).all()
+    every = sm.sample(model, SEQS, beta=4.0, chains=4, steps=400, period=20, max_rounds=1, keep_ladder=True)
+    assert [r.params["beta"] for r in every] == pytest.approx(ladder)
+    np.testing.assert_array_equal(every[-1].samples, res.samples)  # the same run, more rungs kept
+    # rungs nearer beta 0 move more
+    assert every[0].acceptance.mean() > every[-1].acceptance.mean()
+
+
+def test_a_beta_sweep_is_one_ladder(model):
+    low, high = sm.sample(model, SEQS, beta=[1.0, 8.0], chains=4, steps=400, period=20, max_rounds=1)
+    assert (low.params["beta"], high.params["beta"]) == (1.0, 8.0)
+    assert low.params["ladder"] == high.params["ladder"] and {1.0, 8.0} <= set(low.params["ladder"])
+    assert low.entropy().mean() > high.entropy().mean()
+    with pytest.raises(ValueError, match="ladder must"):
+        sm.sample(model, SEQS, beta=8.0, ladder=[1.0, 2.0, 4.0])
+    with pytest.raises(ValueError, match="steps / period must be even"):
+        sm.sample(model, SEQS, beta=8.0, steps=300, period=100)

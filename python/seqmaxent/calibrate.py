@@ -41,16 +41,18 @@ class Calibration:
 
 def choose_beta(model: Model, sequences, target: float = 0.95, tolerance: float | None = None,
                 low: float = 1.0, high: float = 2000.0, rounds: int = 8, max_inputs: int = 8,
-                chains: int = 10, steps: int = 2000, period: int = 20, seed: int = 0, **options) -> Calibration:
+                chains: int = 4, steps: int = 2000, period: int = 20, seed: int = 0, **options) -> Calibration:
     """Bisect log(beta) in [low, high] for the smallest beta whose pilot samples keep x0's predicted
     class (or stay within `tolerance` of a regression output) with frequency >= target, on up to
-    `max_inputs` of the sequences. Other options (mu, units, ...) go to :func:`sample`."""
+    `max_inputs` of the sequences. Other options (mu, units, sampler, ...) go to :func:`sample`;
+    each pilot is one round of the sampler the run will use."""
     if not 0 < target < 1:
         raise ValueError(f"target must be between 0 and 1, not {target}")
     subset = [sequences] if isinstance(sequences, str) else sequences[:max_inputs]
 
     def kept(beta: float) -> float:
-        res = sample(model, subset, beta=beta, chains=chains, steps=steps, period=period, seed=seed, **options)
+        res = sample(model, subset, beta=beta, chains=chains, steps=steps, period=period, seed=seed, max_rounds=1,
+                     **options)
         values = [kept_fraction(model, res.samples[i], res.outputs[i], tolerance) for i in range(res.n_inputs)]
         if any(math.isnan(v) for v in values):
             raise ValueError("the model's output is a regression value: give a tolerance to choose beta")

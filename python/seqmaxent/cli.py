@@ -9,7 +9,7 @@ import click
 import numpy as np
 
 from . import __version__
-from .diagnostics import advice
+from .diagnostics import advice, describe_sampler
 from .model import Model
 from .store import load
 from .sampling import gc_mu
@@ -49,11 +49,6 @@ def parse_betas(text: str) -> list:
     return betas
 
 
-def sweep_path(output: Path, beta: float) -> Path:
-    """OUTPUT.h5 -> OUTPUT.beta50.h5 for one beta of a sweep."""
-    return output.with_name(f"{output.stem}.beta{beta:g}{output.suffix or '.h5'}")
-
-
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="seqmaxent")
 @click.option("--debug", is_flag=True, help="Show full tracebacks on errors.")
@@ -78,7 +73,8 @@ def inspect(model: str, layout: str | None, alphabet: str, phi: str | None) -> N
 @click.option("--genome", type=click.Path(dir_okay=False), help="Genome FASTA for BED input (plain or bgzip).")
 @click.option("--beta", required=True,
               help="Strength of the constraint on Phi (about 10 to 400): a number, a sweep such as 50,100,400 "
-                   "(one results file each, OUTPUT.betaB.h5), or 'auto' (pilot search, see --target).")
+                   "(one replica-exchange run, one results file each: OUTPUT.betaB.h5), or 'auto' (pilot "
+                   "search, see --target).")
 @click.option("--target", default=0.95, show_default=True,
               help="With --beta auto: fraction of pilot samples that must keep x0's predicted class.")
 @click.option("--tolerance", type=float, help="With --beta auto and a regression output: allowed change of the output.")
@@ -86,10 +82,17 @@ def inspect(model: str, layout: str | None, alphabet: str, phi: str | None) -> N
 @click.option("--gc-fraction", type=float, help="Set mu = ln(f/(1-f)) for a genome with this GC fraction.")
 @click.option("--units", help="Output unit K, or K1,K2 for the log-odds W[K1]-W[K2].  [default: 1,0 or 0]")
 @click.option("--constrained", default="GC", show_default=True, help="Bases counted by N_C.")
-@click.option("--chains", default=50, show_default=True, help="Chains per input.")
-@click.option("--steps", default=10_000, show_default=True, help="Steps per chain after burn-in.")
-@click.option("--period", default=100, show_default=True, help="Keep a sample every PERIOD steps.")
-@click.option("--burn-in", default=0, show_default=True, help="Steps before the first kept sample.")
+@click.option("--sampler", type=click.Choice(["tempering", "metropolis"]), default="tempering", show_default=True,
+              help="Replica exchange over a ladder of betas, or the paper's independent single-beta chains.")
+@click.option("--moves", type=click.Choice(["metropolis", "heat-bath"]), default="metropolis", show_default=True,
+              help="Site updates: one random base change, or a site redrawn from its exact conditional.")
+@click.option("--rungs", default=8, show_default=True, help="Betas per ladder (tempering), from beta/10 to beta.")
+@click.option("--chains", default=8, show_default=True, help="Chains (ladders) per input.")
+@click.option("--steps", default=4000, show_default=True, help="Steps per chain in the first round, after burn-in.")
+@click.option("--max-rounds", default=4, show_default=True,
+              help="Rounds at most: an input whose diagnostics fail goes on, each round as long as all before it.")
+@click.option("--period", type=int, help="Keep a sample every PERIOD steps.  [default: about 200 per chain]")
+@click.option("--burn-in", type=int, help="Steps before the first kept sample.  [default: steps/4]")
 @click.option("--seed", default=0, show_default=True, help="Random seed.")
 @click.option("--threads", type=int, help="CPU threads.  [default: all cores]")
 @click.option("--provider", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
@@ -99,26 +102,27 @@ def inspect(model: str, layout: str | None, alphabet: str, phi: str | None) -> N
 @click.option("--resume", is_flag=True, help="Skip inputs already in OUTPUT (same settings required).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @with_model_options
-def sample(model: str, input: str, output: str, genome, beta, target, tolerance, mu, gc_fraction, units, constrained, chains, steps,
-           period, burn_in, seed, threads, provider, on_n, batch_size, resume, quiet, layout, alphabet, phi) -> None:
+def sample(model: str, input: str, output: str, genome, beta, target, tolerance, mu, gc_fraction, units, constrained,
+           sampler, moves, rungs, chains, steps, max_rounds, period, burn_in, seed, threads, provider, on_n, batch_size,
+           resume, quiet, layout, alphabet, phi) -> None:
     """Sample the MaxEnt distribution around each sequence of INPUT (FASTA, one-hot .npy, or BED
     with --genome) through MODEL (ONNX) into OUTPUT."""
     from tqdm import tqdm
 
     from .inputs import count_records
-    from .pipeline import sample_file
+    from .pipeline import output_paths, sample_file
+    from .sampling import resolve_lengths, run_ladder
 
     if mu is not None and gc_fraction is not None:
         raise click.UsageError("give --mu or --gc-fraction, not both")
     mu = gc_mu(gc_fraction) if gc_fraction is not None else (mu or 0.0)
     betas = parse_betas(beta)
-    outputs = [Path(output)] if len(betas) == 1 else [sweep_path(Path(output), b) for b in betas]
-    for out in outputs:
+    for out in output_paths(output, betas if betas != ["auto"] else 0.0).values():
         if out.exists() and not resume:
             raise click.UsageError(f"{out} exists; use --resume to continue it, or remove it")
     m = Model(model, layout=layout, alphabet=alphabet, phi=phi)
-    options = dict(mu=mu, units=parse_units(units), constrained=constrained, threads=threads, provider=provider,
-                   seed=seed)
+    options = dict(mu=mu, units=parse_units(units), constrained=constrained, sampler=sampler, moves=moves,
+                   rungs=rungs, threads=threads, provider=provider, seed=seed)
     if betas == ["auto"]:
         from itertools import islice
 
@@ -129,14 +133,16 @@ def sample(model: str, input: str, output: str, genome, beta, target, tolerance,
         calibration = choose_beta(m, pilot, target=target, tolerance=tolerance, on_n=on_n, **options)
         click.echo(str(calibration), err=True)
         betas = [calibration.beta]
-    total = count_records(input) * chains * (burn_in + steps) * len(betas)
-    with tqdm(total=total, unit="prop", unit_scale=True, disable=quiet, desc="sampling") as bar:
-        for b, out in zip(betas, outputs):
-            n = sample_file(m, input, out, beta=b, chains=chains, steps=steps, period=period, burn_in=burn_in,
-                            genome=genome, on_n=on_n, batch_size=batch_size, resume=resume, progress=bar.update,
-                            **options)
-            if not quiet:
-                click.echo(f"sampled {n} input(s) at beta {b:g} into {out}", err=True)
+    replicas = chains * len(run_ladder(betas, sampler, rungs, None))
+    burn_in, period = resolve_lengths(steps, burn_in, period)
+    total = count_records(input) * replicas * (burn_in + steps * 2 ** (max_rounds - 1))
+    with tqdm(total=total, unit="step", unit_scale=True, disable=quiet, desc="sampling (steps at the round cap)") as bar:
+        n = sample_file(m, input, output, beta=betas if len(betas) > 1 else betas[0], chains=chains, steps=steps,
+                        period=period, burn_in=burn_in, max_rounds=max_rounds, genome=genome, on_n=on_n,
+                        batch_size=batch_size, resume=resume, progress=bar.update, **options)
+    if not quiet:
+        for b, out in output_paths(output, betas if len(betas) > 1 else betas[0]).items():
+            click.echo(f"sampled {n} input(s) at beta {b:g} into {out}", err=True)
 
 
 @cli.command()
@@ -147,14 +153,16 @@ def summarize(result: str, top: int) -> None:
     params, names, h5 = load(result)
     with h5:
         click.echo(f"{result}: {len(names)} input(s), model {params['model']}, beta {params['beta']}, "
-                   f"mu {params['mu']:.3f}, {params['chains']} chains x {params['steps']} steps")
-        click.echo("name\tkept_class\tacceptance\tgc_samples\tgc_x0\tgc_background\trhat\tess\ttop_positions")
+                   f"mu {params['mu']:.3f}, {describe_sampler(params)}")
+        click.echo("name\tkept_class\tacceptance\tgc_samples\tgc_x0\tgc_background\trhat\tess\trounds\t"
+                   "evaluations\tconverged\ttop_positions")
         for i, name in enumerate(names):
             imp = h5["importance"][i]
             best = np.argsort(imp)[::-1][:top]
             gc = h5["gc"][i]
             click.echo(f"{name}\t{h5['kept_class'][i]:.3f}\t{h5['acceptance'][i].mean():.3f}\t{gc[0]:.3f}\t{gc[1]:.3f}\t"
-                       f"{gc[2]:.3f}\t{h5['rhat'][i]:.3f}\t{h5['ess'][i]:.0f}\t"
+                       f"{gc[2]:.3f}\t{h5['rhat'][i]:.3f}\t{h5['ess'][i]:.0f}\t{h5['rounds'][i]}\t"
+                       f"{h5['evaluations'][i]}\t{'yes' if h5['converged'][i] else 'no'}\t"
                        + ",".join(f"{p + 1}:{imp[p]:.2f}" for p in best))
             warning = advice(max(h5["rhat"][i], h5["rhat_positions"][i]), min(h5["ess"][i], h5["ess_positions"][i]))
             if warning:
@@ -251,8 +259,7 @@ def demo(outdir: str, threads: int | None) -> None:
     result.unlink(missing_ok=True)
     model = Model(bundled.ctcf_model_path())
     click.echo(f"sampling {bundled.ctcf_examples_path().name} through the bundled CTCF network...", err=True)
-    sample_file(model, bundled.ctcf_examples_path(), result, beta=50.0, mu=gc_mu(0.42), chains=50, steps=5000,
-                period=50, burn_in=1000, seed=0, threads=threads)
+    sample_file(model, bundled.ctcf_examples_path(), result, beta=100.0, mu=gc_mu(0.42), seed=0, threads=threads)
     click.echo("writing the report (the first JASPAR match on a new install compiles memelite: ~1 min once)...",
                err=True)
     html_path = build([result], out / "report.html")

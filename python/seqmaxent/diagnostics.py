@@ -54,6 +54,27 @@ def ess(x: np.ndarray) -> np.ndarray:
     return np.where(var_plus == 0, float(m * n), out)
 
 
+def measure(samples: np.ndarray, x0: np.ndarray, distances: np.ndarray) -> dict[str, np.ndarray]:
+    """Per input: split R-hat and ESS of d, and the worst split R-hat and smallest ESS of the
+    per-position indicator "x0's base retained" over the positions that change. samples: (inputs,
+    chains, draws, L), x0: (inputs, L), distances: (inputs, chains, draws)."""
+    indicator = (samples == x0[:, None, None, :]).transpose(0, 3, 1, 2)  # (inputs, L, chains, draws)
+    changing = indicator.reshape(*indicator.shape[:2], -1).std(axis=-1) > 0
+    draws = float(samples.shape[1] * samples.shape[2])
+    return {
+        "rhat": split_rhat(distances), "ess": ess(distances),
+        "rhat_positions": np.max(split_rhat(indicator), axis=1, initial=1.0, where=changing),
+        "ess_positions": np.min(ess(indicator), axis=1, initial=draws, where=changing),
+    }
+
+
+def check(samples: np.ndarray, x0: np.ndarray, distances: np.ndarray, min_ess: float = MIN_ESS) -> np.ndarray:
+    """Which inputs' chains pass: every R-hat of :func:`measure` <= RHAT_LIMIT, every ESS >= min_ess."""
+    m = measure(samples, x0, distances)
+    return ((np.maximum(m["rhat"], m["rhat_positions"]) <= RHAT_LIMIT)
+            & (np.minimum(m["ess"], m["ess_positions"]) >= min_ess))
+
+
 def advice(rhat: float, ess_value: float) -> str | None:
     """What to do when the chains have not mixed, or None when they have."""
     problems = []
@@ -64,3 +85,13 @@ def advice(rhat: float, ess_value: float) -> str | None:
     if not problems:
         return None
     return ", ".join(problems) + ": run more steps (or a burn-in) or more chains before trusting the marginals"
+
+
+def describe_sampler(params: dict) -> str:
+    """One line on how a results file was sampled, from its parameters."""
+    ladder = params.get("ladder") or [params["beta"]]
+    how = (f"replica exchange, {len(ladder)} rungs from beta {ladder[0]:.3g} to {ladder[-1]:.3g}"
+           if params.get("sampler") == "tempering" and len(ladder) > 1 else "independent chains")
+    return (f"{how}, {params.get('moves', 'metropolis')} site updates, {params['chains']} chains x "
+            f"{params['steps']} steps in the first round (burn-in {params['burn_in']}), "
+            f"up to {params.get('max_rounds', 1)} rounds")

@@ -14,7 +14,7 @@ from .errors import SequenceError
 from .inputs import batches, read_inputs
 from .model import Model
 from .result import Result
-from .sampling import constrained_mask, sample
+from .sampling import constrained_mask, resolve_lengths, run_ladder, sample
 from .sequences import UNKNOWN
 from .store import TOP_PAIRS, ResultsFile
 
@@ -25,11 +25,8 @@ def batch_values(model: Model, res: Result) -> dict[str, np.ndarray]:
     bg = summary.background(res.params["mu"], mask)
     p = res.marginals()
     chains = res.acceptance.shape[1]
-    draws = res.samples.reshape(res.n_inputs, chains, -1, res.length)
-    indicator = (draws == res.x0[:, None, None, :]).transpose(0, 3, 1, 2)  # (inputs, L, chains, draws)
-    rhat_pos = diagnostics.split_rhat(indicator)
-    ess_pos = diagnostics.ess(indicator)
-    changing = indicator.reshape(*indicator.shape[:2], -1).std(axis=-1) > 0
+    per_chain = res.samples.reshape(res.n_inputs, chains, -1, res.length)
+    diag = diagnostics.measure(per_chain, res.x0, res.distances.reshape(res.n_inputs, chains, -1))
     return {
         "x0": res.x0, "samples": res.samples, "distances": res.distances, "acceptance": res.acceptance,
         "outputs": res.outputs, "marginals": p, "entropy": summary.entropy(p),
@@ -37,10 +34,8 @@ def batch_values(model: Model, res: Result) -> dict[str, np.ndarray]:
         "gc": np.stack([summary.gc_content(res.samples, mask).mean(axis=1), summary.gc_content(res.x0, mask),
                         np.full(res.n_inputs, bg[np.asarray(mask)].sum())], axis=1),
         "kept_class": np.array([kept_fraction(model, res.samples[i], res.outputs[i]) for i in range(res.n_inputs)]),
-        "rhat": diagnostics.split_rhat(res.distances.reshape(res.n_inputs, chains, -1)),
-        "ess": diagnostics.ess(res.distances.reshape(res.n_inputs, chains, -1)),
-        "rhat_positions": np.max(rhat_pos, axis=1, initial=1.0, where=changing),
-        "ess_positions": np.min(ess_pos, axis=1, initial=float(res.samples.shape[1]), where=changing),
+        **diag, "evaluations": res.evaluations, "rounds": res.rounds, "converged": res.converged,
+        "swap_acceptance": res.swap_acceptance if res.swap_acceptance is not None else np.zeros((res.n_inputs, 0)),
         "top_pairs": np.array([summary.top_pairs(summary.mutual_information(s), TOP_PAIRS) for s in res.samples]),
     }
 
@@ -69,7 +64,19 @@ def _runs(items: list[tuple[int, str, str]]) -> list[tuple[int, list[tuple[str, 
 
 
 # sample() settings recorded in the results file (with sample()'s defaults where not given)
-RECORDED = ("beta", "mu", "units", "constrained", "chains", "steps", "period", "burn_in", "seed", "threads", "provider")
+RECORDED = ("beta", "mu", "units", "constrained", "sampler", "moves", "rungs", "ladder", "swap_every", "chains", "steps",
+            "period", "burn_in", "max_rounds", "seed", "threads", "provider")
+
+
+def sweep_path(output: Path, beta: float) -> Path:
+    """OUTPUT.h5 -> OUTPUT.beta50.h5 for one beta of a sweep."""
+    return output.with_name(f"{output.stem}.beta{beta:g}{output.suffix or '.h5'}")
+
+
+def output_paths(output: str | Path, beta) -> dict[float, Path]:
+    """The results file of each beta: `output` itself for one beta, OUTPUT.betaB.h5 for a sweep."""
+    betas = [float(beta)] if isinstance(beta, (int, float)) else [float(b) for b in beta]
+    return {betas[0]: Path(output)} if len(betas) == 1 else {b: sweep_path(Path(output), b) for b in betas}
 
 
 def sample_file(
@@ -86,23 +93,28 @@ def sample_file(
     **options,
 ) -> int:
     """Sample each input sequence into `output` with :func:`seqmaxent.sample` `options` (beta, mu,
-    units, chains...); returns the number of inputs sampled now.
+    units, chains...); returns the number of inputs sampled now. Several betas (a sweep) are one
+    replica-exchange run written to one file per beta (:func:`output_paths`).
 
-    With `resume`, inputs already in `output` (by name) are skipped, and the settings must match.
+    With `resume`, inputs already in the file(s) (by name) are skipped, and the settings must match.
     `progress(n)` is called with each increment of proposals done; `on_batch(names)` after each write.
     """
     from . import __version__
 
     defaults = {k: v.default for k, v in inspect.signature(sample).parameters.items()}
     settings = {k: options.get(k, defaults[k]) for k in RECORDED}
-    params = dict(model=str(model.path), model_sha256=model.sha256, layout=model.layout, alphabet=model.alphabet,
+    paths = output_paths(output, settings["beta"])
+    burn_in, period = resolve_lengths(settings["steps"], settings["burn_in"], settings["period"])
+    common = dict(model=str(model.path), model_sha256=model.sha256, layout=model.layout, alphabet=model.alphabet,
                   phi=model.phi_name, input=str(input_path), genome=str(genome) if genome else None, on_n=on_n,
                   version=__version__, batch_size=batch_size, **settings)
-    params.update(beta=float(settings["beta"]), mu=float(settings["mu"]), units=model.units(settings["units"]),
-                  constrained=str(settings["constrained"]).upper())
-    chains = settings["chains"]
-    store = ResultsFile.resume(output, params) if resume and Path(output).exists() else None
-    done = set(store.names) if store else set()
+    common.update(mu=float(settings["mu"]), units=model.units(settings["units"]), burn_in=burn_in, period=period,
+                  constrained=str(settings["constrained"]).upper(),
+                  ladder=run_ladder(list(paths), settings["sampler"], settings["rungs"], settings["ladder"]))
+    params = {b: {**common, "beta": b} for b in paths}
+    stores = {b: ResultsFile.resume(p, params[b]) for b, p in paths.items() if resume and p.exists()}
+    kept = {b: set(store.names) for b, store in stores.items()}
+    done = set.intersection(*kept.values()) if len(kept) == len(paths) else set()
     index = 0  # file position of the next record: chain streams follow it, whatever the batching
     seen: set[str] = set()
     sampled = 0
@@ -120,19 +132,23 @@ def sample_file(
                                         f"expected {length} ({why})")
             for first, run in _runs([(index + k, n, s) for k, (n, s) in enumerate(batch) if n not in done]):
                 names = [n for n, _ in run]
-                res = sample(model, [s for _, s in run], names=names, first_input=first, on_n=on_n,
-                             progress=_Increments(progress), source=str(input_path), **options)
-                values = batch_values(model, res)
-                if store is None:
-                    sizes = dict(length=res.length, samples=res.samples.shape[1], chains=chains,
-                                 outputs=res.outputs.shape[1])
-                    store = ResultsFile.create(output, params, sizes)
-                store.append(names, values)
+                results = sample(model, [s for _, s in run], names=names, first_input=first, on_n=on_n,
+                                 progress=_Increments(progress), source=str(input_path),
+                                 **{**options, "beta": list(paths)})
+                for b, res in zip(paths, results):
+                    values = batch_values(model, res)
+                    if b not in stores:
+                        sizes = dict(length=res.length, samples=res.samples.shape[1], chains=res.acceptance.shape[1],
+                                     outputs=res.outputs.shape[1], swaps=values["swap_acceptance"].shape[1])
+                        stores[b], kept[b] = ResultsFile.create(paths[b], params[b], sizes), set()
+                    new = np.array([n not in kept[b] for n in names])  # a sweep interrupted between its files
+                    if new.any():
+                        stores[b].append([n for n, keep in zip(names, new) if keep], {k: v[new] for k, v in values.items()})
                 sampled += len(names)
                 if on_batch is not None:
                     on_batch(names)
             index += len(batch)
     finally:
-        if store is not None:
+        for store in stores.values():
             store.close()
     return sampled

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from . import __version__
 from . import logos, motifs
-from .diagnostics import advice
+from .diagnostics import advice, describe_sampler
 from .sampling import constrained_mask
 from .store import load
 from .summary import background
@@ -66,8 +66,8 @@ def _write(runs, output: Path, max_inputs: int, match: bool) -> Path:
     settings = [["model", html.escape(first["model"])], ["model SHA-256", first["model_sha256"][:16] + "..."],
                 ["input", html.escape(first["input"])], ["inputs", len(names)], ["beta", betas],
                 ["mu", f"{first['mu']:.4g}"], ["units", first["units"]], ["constrained", first["constrained"]],
-                ["chains x steps (period, burn-in)", f"{first['chains']} x {first['steps']} ({first['period']}, "
-                                                      f"{first['burn_in']})"],
+                ["sampler", html.escape(describe_sampler(first))],
+                ["ladder (beta of each rung)", ", ".join(f"{b:.3g}" for b in first.get("ladder") or [first["beta"]])],
                 ["seed", first["seed"]], ["seqmaxent", first.get("version", __version__)]]
     parts += ["<h2>Run</h2>", _table(["setting", "value"], settings, name_columns=2)]
     for params, _, h5 in runs:
@@ -76,13 +76,16 @@ def _write(runs, output: Path, max_inputs: int, match: bool) -> Path:
             gc = h5["gc"][i]
             rows.append([html.escape(name), f"{h5['kept_class'][i]:.3f}", f"{h5['acceptance'][i].mean():.3f}",
                          f"{gc[0]:.3f}", f"{gc[1]:.3f}", f"{gc[2]:.3f}", f"{h5['rhat'][i]:.3f}", f"{h5['ess'][i]:.0f}",
-                         f"{h5['rhat_positions'][i]:.3f}", f"{h5['ess_positions'][i]:.0f}"])
+                         f"{h5['rhat_positions'][i]:.3f}", f"{h5['ess_positions'][i]:.0f}", str(h5["rounds"][i]),
+                         f"{h5['evaluations'][i] / 1e6:.2f}", "yes" if h5["converged"][i] else "no",
+                         ", ".join(f"{a:.2f}" for a in h5["swap_acceptance"][i]) or "-"])
             w = advice(max(h5["rhat"][i], h5["rhat_positions"][i]), min(h5["ess"][i], h5["ess_positions"][i]))
             if w:
                 warnings.append(f"<li class='warn'>{html.escape(name)}: {w}</li>")
         parts += [f"<h2>Diagnostics, beta {params['beta']:g}</h2>",
                   _table(["input", "class kept", "acceptance", "GC samples", "GC x0", "GC background", "R-hat d",
-                          "ESS d", "max R-hat positions", "min ESS positions"], rows)]
+                          "ESS d", "max R-hat positions", "min ESS positions", "rounds", "evaluations (M)",
+                          "converged", "swap acceptance (rungs r, r+1)"], rows)]
         if warnings:
             parts.append("<ul>" + "".join(warnings) + "</ul>")
     parts.append("<h2>Inputs</h2>")

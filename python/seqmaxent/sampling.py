@@ -84,17 +84,77 @@ def _run(sampler: _core.Sampler, progress: Progress | None, **kwargs) -> tuple:
     return out["value"]
 
 
+SAMPLERS = ("tempering", "metropolis")
+MOVES = ("metropolis", "heat-bath")
+
+
+def make_ladder(betas: Sequence[float], rungs: int = 8, span: float = 10.0) -> list[float]:
+    """A replica-exchange ladder: `rungs` betas spaced geometrically from min(betas) / span to
+    max(betas), with every requested beta added. Neighbouring rungs must overlap for swaps to be
+    accepted; 8 rungs over a factor of 10 suit the networks tried so far."""
+    top, positive = max(betas), [b for b in betas if b > 0]
+    if not positive or rungs < 2:
+        return sorted(set(betas))
+    ladder = np.geomspace(min(positive) / span, top, rungs).tolist()
+    for b in betas:
+        if not any(math.isclose(b, x, rel_tol=1e-9) for x in ladder):
+            ladder.append(b)
+    return sorted(ladder)
+
+
+def run_ladder(betas: Sequence[float], sampler: str, rungs: int, ladder: Sequence[float] | None) -> list[float]:
+    """The betas a run samples at: the requested ones for the paper's sampler, else `ladder`
+    (which must contain them) or :func:`make_ladder`."""
+    if sampler == "metropolis":
+        return sorted(set(betas))
+    if ladder is None:
+        return make_ladder(betas, rungs)
+    run = sorted(_betas(ladder))
+    missing = [b for b in betas if not any(math.isclose(b, x, rel_tol=1e-9) for x in run)]
+    if missing or len(set(run)) < len(run):
+        raise ValueError(f"ladder must be distinct betas including every requested beta (missing {missing})")
+    return run
+
+
+def _betas(beta) -> list[float]:
+    betas = [beta] if isinstance(beta, numbers.Real) else list(beta)
+    if not betas or not all(isinstance(b, numbers.Real) and math.isfinite(b) and b >= 0 for b in betas):
+        raise ValueError(f"beta must be a finite number >= 0 (or a list of them), not {beta!r}")
+    return [float(b) for b in betas]
+
+
+def resolve_lengths(steps, burn_in: int | None, period: int | None) -> tuple:
+    """(burn_in, period) with the defaults filled in: steps // 4, and the period giving the even
+    number of samples per chain nearest to 200 (at most steps)."""
+    if not isinstance(steps, (int, np.integer)) or steps < 1:
+        return burn_in, period
+    if burn_in is None:
+        burn_in = steps // 4
+    if period is None:
+        divisors = [p for p in range(1, steps + 1) if steps % p == 0 and (steps // p) % 2 == 0] or [steps]
+        period = min(divisors, key=lambda p: abs(steps // p - 200))
+    return burn_in, period
+
+
 def sample(
     model: Model | str | Path,
     sequences: Sequence[str] | str | np.ndarray,
-    beta: float = 400.0,
+    beta: float | Sequence[float],
     mu: float = 0.0,
     units: Units = None,
     constrained: str = "GC",
-    chains: int = 50,
-    steps: int = 10_000,
-    period: int = 100,
-    burn_in: int = 0,
+    sampler: str = "tempering",
+    moves: str = "metropolis",
+    rungs: int = 8,
+    ladder: Sequence[float] | None = None,
+    swap_every: int = 1,
+    keep_ladder: bool = False,
+    chains: int = 8,
+    steps: int = 4000,
+    period: int | None = None,
+    burn_in: int | None = None,
+    max_rounds: int = 4,
+    min_ess: float = 100.0,
     seed: int = 0,
     threads: int | None = None,
     provider: str = "cpu",
@@ -105,34 +165,64 @@ def sample(
     on_n: str = "fail",
     source: str | None = None,
     progress: Progress | None = None,
-) -> Result:
-    """Metropolis sampling of P(x) ~ exp(-beta d(x) + mu N_C(x)) around each input sequence x0.
+) -> Result | list[Result]:
+    """Sample P(x) ~ exp(-beta d(x) + mu N_C(x)) around each input sequence x0.
 
     d(x) = ||s * (Phi(x) - Phi(x0))||_2 with s = W[k] (``units=k``) or W[k1] - W[k2]
-    (``units=(k1, k2)``; default (1, 0) for two outputs, 0 for one). Each of `chains` chains per
-    input starts at x0, runs `burn_in` + `steps` single-base proposals, and keeps its state every
-    `period` steps. `incremental` lets the core update the layers a mutation reaches (convs,
-    pools, elementwise ops, dense) instead of running the whole network; `refresh` is the number of steps between
-    exact recomputations of that cached state. Chain random streams are keyed by (seed, input
-    index, chain); `first_input` is the index of the first sequence within a larger set, so a
-    set sampled in batches gives the same samples as in one call. N in an input is an error, or with
-    ``on_n="freeze"`` a position that stays N (an all-zero one-hot row) and is never proposed.
-    `source` (a file name) prefixes error messages. `progress(done, total)` is called as it runs.
+    (``units=(k1, k2)``; default (1, 0) for two outputs, 0 for one).
+
+    Sampler: ``"tempering"`` (default) runs each of `chains` chains as a replica-exchange ladder of
+    `rungs` betas (:func:`make_ladder`, or `ladder`), every replica making single-site `moves`
+    (``"metropolis"``: one random base change, accepted or not; ``"heat-bath"``: a random site
+    redrawn from its exact conditional, 3 evaluations) and neighbouring rungs swapping betas every
+    `swap_every` steps with the exact Metropolis probability; only the target rung's samples are
+    kept. ``"metropolis"`` is the paper's sampler: independent single-beta chains.
+
+    Every chain starts at x0 and runs `burn_in` (default steps // 4) + `steps` steps, keeping its
+    state every `period` steps (default: about 200 samples per chain). Inputs whose samples fail
+    the convergence check (:func:`seqmaxent.diagnostics.check`: R-hat <= 1.05, ESS >= `min_ess`)
+    go on in rounds, for at most `max_rounds` rounds (``max_rounds=1``: one fixed-length run). A
+    round runs as many steps as all rounds before it (after burn-in) and keeps a sample every 2^r
+    periods, while the earlier samples are thinned by 2, so an input has the same number of samples
+    whatever its rounds, spread evenly over its run. Results record per input the rounds, network
+    evaluations and whether it converged.
+
+    Several betas (a sweep) are one ladder containing them all and give one Result per beta, as
+    does ``keep_ladder=True`` for every rung. `incremental` lets the core update only what a
+    mutation reaches; `refresh` is the number of steps between exact recomputations of that state.
+    Random streams are keyed by (seed, input index, chain); `first_input` is the index of the first
+    sequence within a larger set, so a set sampled in batches gives the same samples as in one call.
+    N in an input is an error, or with ``on_n="freeze"`` a position that stays N (an all-zero
+    one-hot row) and is never proposed. `source` (a file name) prefixes error messages.
+    `progress(done, total)` is called as it runs, in steps of all replicas (total: at the round cap).
     """
+    from .diagnostics import check
+
     if not isinstance(model, Model):
         model = Model(model)
-    if not (isinstance(beta, numbers.Real) and math.isfinite(beta) and beta >= 0):
-        raise ValueError(f"beta must be a finite number >= 0, not {beta!r}")
+    betas = _betas(beta)
     if not (isinstance(mu, numbers.Real) and math.isfinite(mu)):
         raise ValueError(f"mu must be finite, not {mu!r}")
+    if sampler not in SAMPLERS:
+        raise ValueError(f"sampler must be one of {', '.join(SAMPLERS)}; not {sampler!r}")
+    if moves not in MOVES:
+        raise ValueError(f"moves must be one of {', '.join(MOVES)}; not {moves!r}")
+    burn_in, period = resolve_lengths(steps, burn_in, period)
     for name, value, least in (("chains", chains, 1), ("steps", steps, 1), ("period", period, 1),
-                               ("burn_in", burn_in, 0), ("refresh", refresh, 0), ("first_input", first_input, 0)):
+                               ("burn_in", burn_in, 0), ("refresh", refresh, 0), ("first_input", first_input, 0),
+                               ("rungs", rungs, 1), ("swap_every", swap_every, 1), ("max_rounds", max_rounds, 1)):
         if not isinstance(value, (int, np.integer)) or value < least:
             raise ValueError(f"{name} must be an integer >= {least}, not {value!r}")
     if steps % period:
         raise ValueError(f"period ({period}) must divide steps ({steps})")
+    if max_rounds > 1 and (steps // period) % 2:
+        raise ValueError(f"with max_rounds > 1, steps / period must be even (rounds thin the samples by 2), "
+                         f"not {steps} / {period}")
     if provider not in ("cpu", "cuda"):
         raise ValueError(f"provider must be 'cpu' or 'cuda', not {provider!r}")
+    betas_run = run_ladder(betas, sampler, rungs, ladder)
+    rung_of = {b: min(range(len(betas_run)), key=lambda r: abs(betas_run[r] - b)) for b in betas}
+    keep = list(range(len(betas_run))) if keep_ladder else sorted(set(rung_of.values()))
     threads = default_threads() if threads is None else int(threads)
     if threads < 1:
         raise ValueError(f"threads must be at least 1, not {threads}")
@@ -140,24 +230,96 @@ def sample(
     scale = model.scale(units)
     mask = constrained_mask(constrained, model.alphabet)
     engine = model.engine(codes.shape[1], provider, threads, incremental)
-    phi0 = np.empty((len(codes), model.phi_dim), np.float32)
-    samples, distances, accepted = _run(
-        _core.Sampler(engine), progress, x0=codes, beta=float(beta), mu=float(mu), constrained=mask, scale=scale,
-        chains=int(chains), steps=int(steps), period=int(period), burn_in=int(burn_in), seed=int(seed),
-        first_input=int(first_input), refresh=int(refresh), phi0=phi0,
-    )
+    core = _core.Sampler(engine)
+
     n, L = codes.shape
-    params = dict(beta=float(beta), mu=float(mu), units=model.units(units), constrained=str(constrained).upper(), chains=chains,
-                  steps=steps, period=period, burn_in=burn_in, seed=seed, threads=threads, provider=provider, on_n=on_n,
-                  evaluation=engine.path, model_sha256=model.sha256)
-    return Result(
-        samples=samples.reshape(n, -1, L),
-        x0=codes,
-        distances=distances.reshape(n, -1),
-        acceptance=accepted / float(burn_in + steps),
-        outputs=model.predict(codes).astype(np.float32),
-        phi0=phi0,
-        alphabet=model.alphabet,
-        params=params,
-        names=list(names) if names is not None else None,
-    )
+    R, K, kept = len(betas_run), len(keep), steps // period
+    state_codes = np.ascontiguousarray(np.broadcast_to(codes[:, None, None, :], (n, chains, R, L)))
+    state_rungs = np.ascontiguousarray(np.broadcast_to(np.arange(R, dtype=np.int32), (n, chains, R)))
+    samples = np.empty((n, K, chains, kept, L), np.uint8)
+    distances = np.empty((n, K, chains, kept), np.float32)
+    accepted = np.zeros((n, chains, R))
+    swaps = np.zeros((n, chains, max(R - 1, 0)))
+    tries = np.ones((n, 1, max(R - 1, 0)))
+    evaluations = np.zeros(n, np.int64)
+    rounds = np.zeros(n, np.int32)
+    converged = np.zeros(n, bool)
+    phi0 = np.empty((n, model.phi_dim), np.float32)
+    ids = np.arange(first_input, first_input + n, dtype=np.int64)
+    cap = n * chains * R * (burn_in + steps * 2 ** (max_rounds - 1))
+    steps_done = np.zeros(n, np.int64)
+    active = np.arange(n)
+    done = 0
+    for r in range(max_rounds):
+        # Round r > 0 runs as many steps as the rounds before it, keeping a sample every 2^r periods;
+        # the earlier samples are thinned to match, so the kept samples span the run evenly.
+        length, warm, every = (steps, burn_in, period) if r == 0 else (steps * 2 ** (r - 1), 0, period * 2 ** r)
+        sc, sr, phi = state_codes[active], state_rungs[active], np.empty((len(active), model.phi_dim), np.float32)
+        report = None if progress is None else (lambda d, t, base=done: progress(base + d, cap))
+        new = _run(core, report, x0=codes[active], ids=ids[active], betas=betas_run, keep=keep,
+                   swap_every=int(swap_every) if sampler == "tempering" else 0, moves=moves, mu=float(mu),
+                   constrained=mask, scale=scale, chains=int(chains), steps=int(length), period=int(every),
+                   burn_in=int(warm), seed=int(seed), round=r, refresh=int(refresh), phi0=phi,
+                   state_codes=sc, state_rungs=sr)
+        done += len(active) * chains * R * (warm + length)
+        state_codes[active], state_rungs[active] = sc, sr
+        if r == 0:
+            phi0[:] = phi
+            samples[:], distances[:] = new[0], new[1]
+        else:
+            samples[active] = np.concatenate([samples[active][:, :, :, 1::2], new[0]], axis=3)
+            distances[active] = np.concatenate([distances[active][:, :, :, 1::2], new[1]], axis=3)
+        accepted[active] += new[2]
+        swaps[active] += new[3]
+        if sampler == "tempering":
+            tries[active] += _swap_attempts(warm + length, swap_every, R)
+        evaluations[active] += new[4]
+        steps_done[active] += warm + length
+        rounds[active] = r + 1
+        ok = np.ones(len(active), bool)
+        for k in range(K):
+            ok &= check(samples[active][:, k], codes[active], distances[active][:, k], min_ess)
+        converged[active] = ok
+        active = active[~ok]
+        if not len(active):
+            break
+    if progress is not None:
+        progress(cap, cap)
+    accepted /= steps_done[:, None, None]
+    swaps /= tries
+
+    outputs = model.predict(codes).astype(np.float32)
+    common = dict(mu=float(mu), units=model.units(units), constrained=str(constrained).upper(), sampler=sampler,
+                  moves=moves, ladder=betas_run if sampler == "tempering" else None,
+                  swap_every=swap_every if sampler == "tempering" else None, chains=chains, steps=steps,
+                  period=period, burn_in=burn_in, max_rounds=max_rounds, seed=seed, threads=threads,
+                  provider=provider, on_n=on_n, evaluation=engine.path, model_sha256=model.sha256)
+    results = [
+        Result(
+            samples=samples[:, k].reshape(n, -1, L),
+            x0=codes,
+            distances=distances[:, k].reshape(n, -1),
+            acceptance=accepted[:, :, rung],
+            outputs=outputs,
+            phi0=phi0,
+            alphabet=model.alphabet,
+            params=dict(beta=betas_run[rung], **common),
+            names=list(names) if names is not None else None,
+            evaluations=evaluations,
+            rounds=rounds,
+            converged=converged,
+            swap_acceptance=swaps.mean(axis=1) if sampler == "tempering" and R > 1 else None,
+        )
+        for k, rung in enumerate(keep)
+    ]
+    if keep_ladder:
+        return results
+    return results[0] if isinstance(beta, numbers.Real) else [results[keep.index(rung_of[b])] for b in betas]
+
+
+def _swap_attempts(steps: int, every: int, rungs: int) -> np.ndarray:
+    """Swap attempts of each neighbour pair (r, r + 1) in a run of `steps` steps: swap event e
+    (1, 2, ...) tries the pairs whose r has the parity of e."""
+    events = steps // every
+    r = np.arange(max(rungs - 1, 0))
+    return np.where(r % 2 == 0, events // 2, (events + 1) // 2)
