@@ -47,7 +47,9 @@ def test_report_renders_its_figures(tmp_path):
     assert "src='http" not in text  # self-contained
     image = screenshot(tmp_path / "report.html", tmp_path / "shot.png")
     assert image.shape[:2] == (1800, 1400)
-    assert colourful_fraction(image) > 0.03  # measured: 0.08 with the logos, 0.009 without
+    # measured: 0.028 with the logos (the sampler's rounds, evaluations and swap columns push them
+    # down the first screen), 0.009 without
+    assert colourful_fraction(image) > 0.02
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium package (apt-get install chromium)")
