@@ -1,6 +1,6 @@
 """Convergence per network evaluation of each sampler on real CTCF peaks.
 
-    python bench/convergence.py [--inputs 20] [--beta 50] [--threads 2] [--out bench/results]
+    python bench/convergence.py [--inputs 40] [--betas 50 100] [--threads 2] [--out bench/results]
 
 The bundled CTCF network, bound sequences of the held-out `valid.fa` of Zeng et al. 2016 (in
 ../shared/data), mu for 42% GC. For each sampler setting at about the same budget (network
@@ -37,8 +37,12 @@ SETTINGS = {
         dict(sampler="tempering", chains=8, steps=30_000, period=150, burn_in=7_500, max_rounds=1),
     "tempering + heat-bath, 8 x 8 x 9,375":
         dict(sampler="tempering", moves="heat-bath", chains=8, steps=7_500, period=75, burn_in=1_875, max_rounds=1),
+    "tempering in rounds, ladder not tuned": dict(adapt=False),
     "tempering in rounds until converged (the default)": dict(),
 }
+# the settings also measured at betas other than the first
+AT_EVERY_BETA = ("metropolis, 8 x 300,000", "tempering in rounds, ladder not tuned",
+                 "tempering in rounds until converged (the default)")
 
 
 def bound_peaks(n: int) -> tuple[list[str], list[str]]:
@@ -63,45 +67,49 @@ def run(setting: dict, seqs: list[str], beta: float, threads: int) -> dict:
                 swap_acceptance=None if res.swap_acceptance is None else res.swap_acceptance.mean(axis=0).tolist())
 
 
-def table(results: dict, hard: list[int]) -> str:
-    lines = ["| sampler | evaluations per input (M, median) | inputs converged | worst R-hat (median / max) | "
-             "min ESS per 1,000 evaluations (median) | same, on the inputs the paper's sampler leaves unconverged | "
-             "min ESS per second (median, 2 threads) |",
-             "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
-    for name, r in results.items():
-        ev, ess, n = np.array(r["evaluations"]), np.array(r["ess"]), len(r["ess"])
-        per_k = ess / ev * 1000
-        per_s = ess / (r["seconds"] / n)
-        lines.append(f"| {name} | {np.median(ev) / 1e6:.2f} | {sum(r['converged'])}/{n} | "
-                     f"{np.median(r['rhat']):.3f} / {np.max(r['rhat']):.3f} | {np.median(per_k):.3f} | "
-                     f"{np.median(per_k[hard]) if hard else float('nan'):.3f} | {np.median(per_s):.1f} |")
+def table(results: dict[float, dict]) -> str:
+    lines = ["| beta | sampler | evaluations per input (M, median) | inputs converged | worst R-hat (median / max) | "
+             "min ESS per 1,000 evaluations (median) | same, on the inputs 8 x 300,000 Metropolis leaves unconverged | "
+             "min ESS per second (median) |",
+             "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for beta, by_name in results.items():
+        reference = by_name["metropolis, 8 x 300,000"]
+        hard = [i for i, ok in enumerate(reference["converged"]) if not ok]
+        for name, r in by_name.items():
+            ev, ess, n = np.array(r["evaluations"]), np.array(r["ess"]), len(r["ess"])
+            per_k = ess / ev * 1000
+            per_s = ess / (r["seconds"] / n)
+            lines.append(f"| {beta:g} | {name} | {np.median(ev) / 1e6:.2f} | {sum(r['converged'])}/{n} | "
+                         f"{np.median(r['rhat']):.3f} / {np.max(r['rhat']):.3f} | {np.median(per_k):.3f} | "
+                         f"{np.median(per_k[hard]) if hard else float('nan'):.3f} ({len(hard)}) | {np.median(per_s):.1f} |")
     return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--inputs", type=int, default=20)
-    parser.add_argument("--beta", type=float, default=50.0)
+    parser.add_argument("--inputs", type=int, default=40)
+    parser.add_argument("--betas", type=float, nargs="+", default=[50.0, 100.0])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, default=HERE / "results")
     args = parser.parse_args()
     if not DATA.exists():
         raise SystemExit(f"{DATA} not found: this benchmark needs the shared CTCF data")
     names, seqs = bound_peaks(args.inputs)
-    results = {}
-    for name, setting in SETTINGS.items():
-        results[name] = run(setting, seqs, args.beta, args.threads)
-        r = results[name]
-        print(f"{name}: {sum(r['converged'])}/{len(seqs)} converged, {r['seconds']:.0f} s", flush=True)
-    reference = results["metropolis, 8 x 300,000"]
-    hard = [i for i, ok in enumerate(reference["converged"]) if not ok]
+    results: dict[float, dict] = {}
+    for k, beta in enumerate(args.betas):
+        results[beta] = {}
+        for name, setting in SETTINGS.items():
+            if k > 0 and name not in AT_EVERY_BETA:
+                continue
+            r = results[beta][name] = run(setting, seqs, beta, args.threads)
+            print(f"beta {beta:g}, {name}: {sum(r['converged'])}/{len(seqs)} converged, {r['seconds']:.0f} s", flush=True)
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "convergence.json").write_text(json.dumps(dict(inputs=names, beta=args.beta, threads=args.threads,
-                                                               settings={k: v for k, v in SETTINGS.items()},
-                                                               unconverged_by_metropolis=hard, results=results), indent=1))
-    md = (f"Bundled CTCF network, {len(seqs)} bound peaks of valid.fa, beta {args.beta:g}, mu for 42% GC, "
-          f"{args.threads} threads; converged: R-hat <= {diagnostics.RHAT_LIMIT} and ESS >= {diagnostics.MIN_ESS} "
-          f"for d and every changing position.\n\n" + table(results, hard) + "\n")
+    (args.out / "convergence.json").write_text(json.dumps(dict(
+        inputs=names, threads=args.threads, settings=SETTINGS,
+        results={f"{beta:g}": by_name for beta, by_name in results.items()}), indent=1))
+    md = (f"Bundled CTCF network, the first {len(seqs)} bound peaks of valid.fa, mu for 42% GC, {args.threads} threads; "
+          f"converged: R-hat <= {diagnostics.RHAT_LIMIT} and ESS >= {diagnostics.MIN_ESS} for d and every changing "
+          f"position.\n\n" + table(results) + "\n")
     (args.out / "convergence.md").write_text(md)
     print(md)
 

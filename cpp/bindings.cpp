@@ -147,13 +147,19 @@ PYBIND11_MODULE(_core, m) {
       .def(
           "run",
           [](Sampler& s, py::array_t<uint8_t, py::array::c_style | py::array::forcecast> x0,
-             py::array_t<int64_t, py::array::c_style | py::array::forcecast> ids, std::vector<double> betas,
+             py::array_t<int64_t, py::array::c_style | py::array::forcecast> ids,
+             py::array_t<double, py::array::c_style | py::array::forcecast> betas,
              std::vector<int> keep, int swap_every, const std::string& moves, double mu,
              std::array<bool, kBases> constrained, const FloatArray& scale, int chains, int steps, int period,
              int burn_in, uint64_t seed, uint64_t round, int refresh, py::array_t<float> phi0_out,
              std::optional<py::array_t<uint8_t>> state_codes, std::optional<py::array_t<int32_t>> state_rungs) {
             SamplerConfig c;
-            c.betas = std::move(betas), c.keep = std::move(keep), c.swap_every = swap_every;
+            if (x0.ndim() != 2) throw std::invalid_argument("x0 must have shape (inputs, length)");
+            if (betas.ndim() != 2 || betas.shape(0) != x0.shape(0))
+              throw std::invalid_argument("betas must have shape (inputs, rungs)");
+            c.betas.assign(betas.data(), betas.data() + betas.size());
+            c.rungs = int(betas.shape(1));
+            c.keep = std::move(keep), c.swap_every = swap_every;
             if (moves == "metropolis") c.moves = Moves::metropolis;
             else if (moves == "heat-bath") c.moves = Moves::heat_bath;
             else throw std::invalid_argument("moves must be 'metropolis' or 'heat-bath', not '" + moves + "'");
@@ -162,8 +168,7 @@ PYBIND11_MODULE(_core, m) {
             for (int b = 0; b < kBases; ++b) c.constrained[b] = constrained[b];
             c.scale = to_vector(scale);
             c.validate(s.engine().plan().phi_dim);
-            if (x0.ndim() != 2) throw std::invalid_argument("x0 must have shape (inputs, length)");
-            const py::ssize_t n = x0.shape(0), L = x0.shape(1), K = py::ssize_t(c.keep.size()), R = c.rungs();
+            const py::ssize_t n = x0.shape(0), L = x0.shape(1), K = py::ssize_t(c.keep.size()), R = c.rungs;
             if (ids.ndim() != 1 || ids.shape(0) != n) throw std::invalid_argument("ids must have one entry per input");
             if (phi0_out.ndim() != 2 || phi0_out.shape(0) != n) throw std::invalid_argument("phi0 buffer shape");
             ChainState state;
@@ -195,7 +200,7 @@ PYBIND11_MODULE(_core, m) {
           py::arg("mu"), py::arg("constrained"), py::arg("scale"), py::arg("chains"), py::arg("steps"),
           py::arg("period"), py::arg("burn_in"), py::arg("seed"), py::arg("round"), py::arg("refresh"),
           py::arg("phi0"), py::arg("state_codes") = py::none(), py::arg("state_rungs") = py::none(),
-          "Sample; returns (samples (n, keep, chains, kept, L), distances, accepted (n, chains, rungs), "
+          "Sample with one ladder of betas (inputs, rungs) per input; returns (samples (n, keep, chains, kept, L), distances, accepted (n, chains, rungs), "
           "swaps (n, chains, rungs - 1), evaluations (n))")
       .def_property_readonly("done", &Sampler::done)
       .def_property_readonly("total", &Sampler::total)

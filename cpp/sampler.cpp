@@ -16,14 +16,15 @@ namespace seqmaxent {
 
 void SamplerConfig::validate(int phi_dim) const {
   if (scale.size() != size_t(phi_dim)) throw std::invalid_argument("scale must have one weight per Phi unit");
-  if (betas.empty()) throw std::invalid_argument("at least one beta is needed");
+  if (rungs < 1 || betas.empty() || betas.size() % rungs != 0)
+    throw std::invalid_argument("betas must hold `rungs` betas per input");
   for (size_t r = 0; r < betas.size(); ++r) {
     if (!(betas[r] >= 0.0) || !std::isfinite(betas[r])) throw std::invalid_argument("beta must be a finite number >= 0");
-    if (r > 0 && !(betas[r] > betas[r - 1])) throw std::invalid_argument("the betas of a ladder must increase");
+    if (r % rungs > 0 && !(betas[r] > betas[r - 1])) throw std::invalid_argument("the betas of a ladder must increase");
   }
   if (keep.empty()) throw std::invalid_argument("keep at least one rung");
   for (size_t k = 0; k < keep.size(); ++k)
-    if (keep[k] < 0 || keep[k] >= rungs() || (k > 0 && keep[k] <= keep[k - 1]))
+    if (keep[k] < 0 || keep[k] >= rungs || (k > 0 && keep[k] <= keep[k - 1]))
       throw std::invalid_argument("kept rungs must be increasing rung indices");
   if (swap_every < 0) throw std::invalid_argument("swap_every must be >= 0");
   if (!std::isfinite(mu)) throw std::invalid_argument("mu must be finite");
@@ -77,9 +78,9 @@ bool metropolis_accepts(double log_ratio, ChainRng& rng) {
 struct Sampler::Block {
   Block(Sampler& s, int64_t first, int n, int thread, const uint8_t* x0, const int64_t* ids,
         const SamplerConfig& cfg, ChainState state, const SampleOutputs& out)
-      : cfg(cfg), out(out), state(state), first(first), n(n), R(cfg.rungs()), L(s.engine_.plan().length),
+      : cfg(cfg), out(out), state(state), first(first), n(n), R(cfg.rungs), L(s.engine_.plan().length),
         P(s.engine_.plan().phi_dim), eval(s.engine_.make_block(n, thread)), codes(size_t(n) * L), phi0(n),
-        positions(n), rng(n), ladder_rng(n / R), d(n), rung(n), holder(n), m(n), accepted(n), n_accepted(n, 0),
+        positions(n), input_of(n), rng(n), ladder_rng(n / R), d(n), rung(n), holder(n), m(n), accepted(n), n_accepted(n, 0),
         n_swaps(size_t(n / R) * (R - 1), 0) {
     const uint64_t seed = cfg.seed + cfg.round * 0x632BE59BD9B4E019ull;
     for (int i = 0; i < n; ++i) {
@@ -88,6 +89,7 @@ struct Sampler::Block {
       std::copy_n(start, L, codes.data() + size_t(i) * L);
       phi0[i] = out.phi0 + input * P;
       positions[i] = &s.mutable_[input];
+      input_of[i] = input;
       const uint64_t key = uint64_t(ids[input]) * cfg.replicas() + uint64_t(g % cfg.replicas());
       rng[i] = ChainRng(seed, key);
       rung[i] = state.rung ? state.rung[g] : int(g % R);
@@ -108,7 +110,7 @@ struct Sampler::Block {
   void set_distances(const float* phi) {
     for (int i = 0; i < n; ++i) d[i] = distance(phi + size_t(i) * P, phi0[i], cfg.scale.data(), P);
   }
-  double beta(int i) const { return cfg.betas[rung[i]]; }
+  double beta(int i) const { return cfg.beta(input_of[i], rung[i]); }
   double weight(uint8_t base) const { return cfg.mu * cfg.constrained[base]; }
   uint8_t& code(int i, int p) { return codes[size_t(i) * L + p]; }
   // A uniformly chosen mutable site of chain i, from 32 random bits.
@@ -209,7 +211,8 @@ struct Sampler::Block {
       for (int r = parity; r + 1 < R; r += 2) {
         int& a = holder[l * R + r];
         int& b = holder[l * R + r + 1];
-        if (!metropolis_accepts((cfg.betas[r] - cfg.betas[r + 1]) * (d[a] - d[b]), ladder_rng[l])) continue;
+        const int64_t input = input_of[a];
+        if (!metropolis_accepts((cfg.beta(input, r) - cfg.beta(input, r + 1)) * (d[a] - d[b]), ladder_rng[l])) continue;
         std::swap(rung[a], rung[b]);
         std::swap(a, b);
         ++n_swaps[size_t(l) * (R - 1) + r];
@@ -251,6 +254,7 @@ struct Sampler::Block {
   std::vector<uint8_t> codes;
   std::vector<const float*> phi0;
   std::vector<const std::vector<int>*> positions;
+  std::vector<int64_t> input_of;
   std::vector<ChainRng> rng, ladder_rng;
   std::vector<double> d;
   std::vector<int> rung, holder;  // holder[l * R + r]: the replica at rung r of ladder l
@@ -278,6 +282,7 @@ void Sampler::run(const uint8_t* x0, const int64_t* ids, int64_t inputs, const S
                   const SampleOutputs& out) {
   cfg.validate(engine_.plan().phi_dim);
   if (inputs < 1) throw std::invalid_argument("no input sequences");
+  if (cfg.betas.size() != size_t(inputs) * cfg.rungs) throw std::invalid_argument("betas must hold one ladder per input");
   const int L = engine_.plan().length;
   // The positions each input's chains may mutate: all but its Ns.
   mutable_.assign(inputs, {});
@@ -300,7 +305,7 @@ void Sampler::run(const uint8_t* x0, const int64_t* ids, int64_t inputs, const S
   total_.store(replicas * (int64_t(cfg.burn_in) + cfg.steps));
   std::fill_n(out.evaluations, inputs, 0);
   run_phi(x0, inputs, out.phi0);
-  const int R = cfg.rungs(), total_steps = cfg.burn_in + cfg.steps;
+  const int R = cfg.rungs, total_steps = cfg.burn_in + cfg.steps;
   for_blocks(replicas, engine_.block_size(replicas, R), engine_.threads(), stop_, [&](int64_t first, int n, int thread) {
     Block b(*this, first, n, thread, x0, ids, cfg, state, out);
     for (int step = 0; step < total_steps; ++step) {

@@ -15,8 +15,10 @@ namespace seqmaxent {
 enum class Moves { metropolis, heat_bath };
 
 struct SamplerConfig {
-  // One beta per rung of each chain's ladder, ascending; one rung is plain single-beta sampling.
+  // Each input's ladder: `rungs` betas per input, ascending (inputs x rungs); one rung is plain
+  // single-beta sampling.
   std::vector<double> betas;
+  int rungs = 1;
   std::vector<int> keep;  // rungs whose samples are kept (ascending)
   int swap_every = 10;    // steps between neighbour-swap attempts along a ladder (0: rungs stay apart)
   Moves moves = Moves::metropolis;
@@ -31,8 +33,8 @@ struct SamplerConfig {
   uint64_t round = 0;  // continuation number: streams are keyed by (seed, round, input id, replica)
   int refresh = 1000;  // steps between exact recomputations of each chain's state (0: never)
   void validate(int phi_dim) const;
-  int rungs() const { return int(betas.size()); }
-  int replicas() const { return chains * rungs(); }  // per input
+  int replicas() const { return chains * rungs; }  // per input
+  double beta(int64_t input, int rung) const { return betas[size_t(input) * rungs + rung]; }
   int kept() const { return steps / period; }
 };
 

@@ -108,3 +108,12 @@ def test_error_shrinks_with_more_samples(tiny, sampler, moves):
     p = exact(tiny, X0, beta, mu, units)
     short, long = (tv(run(tiny, beta, mu, units, sampler, moves, steps=n)[-1].samples[0], p) for n in (STEPS // 20, STEPS))
     assert long < 0.5 * short, f"TV {short:.4f} -> {long:.4f}"
+
+
+def test_tuned_ladder_samples_its_target_exactly(tiny):
+    """Ladder tuning ends before the kept samples: the target rung stays exact."""
+    beta, mu, units = relative_beta(tiny, (1, 0), 3.0), 0.6, (1, 0)
+    res = sm.sample(tiny, sm.decode(X0[None]), beta=beta, mu=mu, units=units, rungs=6, chains=CHAINS, steps=STEPS,
+                    period=PERIOD, burn_in=400, max_rounds=1, seed=3, threads=2)
+    assert not np.allclose(res.ladders[0], res.params["ladder"])
+    assert assert_exact(tiny, res, mu, units, N_SAMPLES // 3)

@@ -140,7 +140,7 @@ def test_rounds_stop_when_the_diagnostics_pass(model):
 
 
 def test_replica_exchange_records_its_ladder_and_swaps(model):
-    res = sm.sample(model, SEQS, beta=4.0, chains=4, steps=400, period=20, max_rounds=1)
+    res = sm.sample(model, SEQS, beta=4.0, chains=4, steps=400, period=20, max_rounds=1, adapt=False)
     ladder = res.params["ladder"]
     assert res.params["sampler"] == "tempering" and len(ladder) == 8
     np.testing.assert_allclose([ladder[0], ladder[-1]], [0.4, 4.0])
@@ -152,6 +152,29 @@ def test_replica_exchange_records_its_ladder_and_swaps(model):
     np.testing.assert_array_equal(every[-1].samples, res.samples)  # the same run, more rungs kept
     # rungs nearer beta 0 move more
     assert every[0].acceptance.mean() > every[-1].acceptance.mean()
+    np.testing.assert_array_equal(res.ladders, [ladder, ladder])
+
+
+def test_respace_evens_out_swap_rejection():
+    from seqmaxent.ladder import respace
+
+    ladder = np.geomspace(1.0, 100.0, 6)
+    np.testing.assert_allclose(respace(ladder, np.full(5, 0.3), [0, 5]), ladder)  # already even
+    steep = respace(ladder, np.array([0.1, 0.1, 0.1, 0.1, 0.9]), [0, 5])  # most rejection at the top
+    assert steep[0] == 1.0 and steep[-1] == 100.0 and np.all(np.diff(steep) > 0)
+    assert steep[-2] > ladder[-2] and steep[1] > ladder[1]  # rungs crowd towards the top
+    pinned = respace(ladder, np.array([0.1, 0.1, 0.9, 0.1, 0.1]), [0, 2, 5])
+    assert pinned[2] == ladder[2]  # a kept rung stays where it is
+
+
+def test_adapted_ladders_keep_the_kept_betas(model):
+    res = sm.sample(model, SEQS, beta=[2.0, 8.0], chains=4, steps=800, period=20, burn_in=400, max_rounds=1)
+    for r in res:
+        assert r.ladders.shape == (2, len(r.params["ladder"]))
+        assert (r.ladders[:, 0] == r.params["ladder"][0]).all()
+        assert (np.isclose(r.ladders, 2.0, rtol=0, atol=0).sum(axis=1) == 1).all()
+        assert (r.ladders[:, -1] == 8.0).all() and (np.diff(r.ladders, axis=1) > 0).all()
+    assert not np.allclose(res[0].ladders, res[0].params["ladder"])  # tuned: free rungs moved
 
 
 def test_a_beta_sweep_is_one_ladder(model):

@@ -111,7 +111,8 @@ def sample(model: str, input: str, output: str, genome, beta, target, tolerance,
 
     from .inputs import count_records
     from .pipeline import output_paths, sample_file
-    from .sampling import resolve_lengths, run_ladder
+    from .ladder import run_ladder
+    from .sampling import resolve_lengths
 
     if mu is not None and gc_fraction is not None:
         raise click.UsageError("give --mu or --gc-fraction, not both")

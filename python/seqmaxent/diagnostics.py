@@ -90,7 +90,8 @@ def advice(rhat: float, ess_value: float) -> str | None:
 def describe_sampler(params: dict) -> str:
     """One line on how a results file was sampled, from its parameters."""
     ladder = params.get("ladder") or [params["beta"]]
-    how = (f"replica exchange, {len(ladder)} rungs from beta {ladder[0]:.3g} to {ladder[-1]:.3g}"
+    tuned = ", tuned per input" if params.get("adapt", True) else ""
+    how = (f"replica exchange, {len(ladder)} rungs from beta {ladder[0]:.3g} to {ladder[-1]:.3g}{tuned}"
            if params.get("sampler") == "tempering" and len(ladder) > 1 else "independent chains")
     return (f"{how}, {params.get('moves', 'metropolis')} site updates, {params['chains']} chains x "
             f"{params['steps']} steps in the first round (burn-in {params['burn_in']}), "

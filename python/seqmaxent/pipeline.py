@@ -14,7 +14,8 @@ from .errors import SequenceError
 from .inputs import batches, read_inputs
 from .model import Model
 from .result import Result
-from .sampling import constrained_mask, resolve_lengths, run_ladder, sample
+from .ladder import run_ladder
+from .sampling import constrained_mask, resolve_lengths, sample
 from .sequences import UNKNOWN
 from .store import TOP_PAIRS, ResultsFile
 
@@ -30,12 +31,14 @@ def batch_values(model: Model, res: Result) -> dict[str, np.ndarray]:
     return {
         "x0": res.x0, "samples": res.samples, "distances": res.distances, "acceptance": res.acceptance,
         "outputs": res.outputs, "marginals": p, "entropy": summary.entropy(p),
-        "importance": np.where(res.x0 == UNKNOWN, 0.0, summary.importance(p, bg)), "retained": summary.retained(res.samples, res.x0),
+        "importance": np.where(res.x0 == UNKNOWN, 0.0, summary.importance(p, bg)),
+        "retained": summary.retained(res.samples, res.x0),
         "gc": np.stack([summary.gc_content(res.samples, mask).mean(axis=1), summary.gc_content(res.x0, mask),
                         np.full(res.n_inputs, bg[np.asarray(mask)].sum())], axis=1),
         "kept_class": np.array([kept_fraction(model, res.samples[i], res.outputs[i]) for i in range(res.n_inputs)]),
         **diag, "evaluations": res.evaluations, "rounds": res.rounds, "converged": res.converged,
         "swap_acceptance": res.swap_acceptance if res.swap_acceptance is not None else np.zeros((res.n_inputs, 0)),
+        "ladder": res.ladders if res.ladders is not None else np.zeros((res.n_inputs, 0)),
         "top_pairs": np.array([summary.top_pairs(summary.mutual_information(s), TOP_PAIRS) for s in res.samples]),
     }
 
@@ -64,8 +67,8 @@ def _runs(items: list[tuple[int, str, str]]) -> list[tuple[int, list[tuple[str, 
 
 
 # sample() settings recorded in the results file (with sample()'s defaults where not given)
-RECORDED = ("beta", "mu", "units", "constrained", "sampler", "moves", "rungs", "ladder", "swap_every", "chains", "steps",
-            "period", "burn_in", "max_rounds", "seed", "threads", "provider")
+RECORDED = ("beta", "mu", "units", "constrained", "sampler", "moves", "rungs", "ladder", "swap_every", "adapt",
+            "chains", "steps", "period", "burn_in", "max_rounds", "min_ess", "seed", "threads", "provider")
 
 
 def sweep_path(output: Path, beta: float) -> Path:
@@ -139,11 +142,12 @@ def sample_file(
                     values = batch_values(model, res)
                     if b not in stores:
                         sizes = dict(length=res.length, samples=res.samples.shape[1], chains=res.acceptance.shape[1],
-                                     outputs=res.outputs.shape[1], swaps=values["swap_acceptance"].shape[1])
+                                     outputs=res.outputs.shape[1], rungs=values["ladder"].shape[1])
                         stores[b], kept[b] = ResultsFile.create(paths[b], params[b], sizes), set()
                     new = np.array([n not in kept[b] for n in names])  # a sweep interrupted between its files
                     if new.any():
-                        stores[b].append([n for n, keep in zip(names, new) if keep], {k: v[new] for k, v in values.items()})
+                        stores[b].append([n for n, keep in zip(names, new) if keep],
+                                         {k: v[new] for k, v in values.items()})
                 sampled += len(names)
                 if on_batch is not None:
                     on_batch(names)

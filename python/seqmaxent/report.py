@@ -67,7 +67,7 @@ def _write(runs, output: Path, max_inputs: int, match: bool) -> Path:
                 ["input", html.escape(first["input"])], ["inputs", len(names)], ["beta", betas],
                 ["mu", f"{first['mu']:.4g}"], ["units", first["units"]], ["constrained", first["constrained"]],
                 ["sampler", html.escape(describe_sampler(first))],
-                ["ladder (beta of each rung)", ", ".join(f"{b:.3g}" for b in first.get("ladder") or [first["beta"]])],
+                ["ladder before tuning (beta of each rung)", ", ".join(f"{b:.3g}" for b in first.get("ladder") or [first["beta"]])],
                 ["seed", first["seed"]], ["seqmaxent", first.get("version", __version__)]]
     parts += ["<h2>Run</h2>", _table(["setting", "value"], settings, name_columns=2)]
     for params, _, h5 in runs:

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from . import _core
+from .ladder import TUNING_STREAM, adapt_segments, run_ladder, swap_attempts, tune
 from .model import Model, Units
 from .result import Result
 from .errors import SequenceError
@@ -88,34 +89,6 @@ SAMPLERS = ("tempering", "metropolis")
 MOVES = ("metropolis", "heat-bath")
 
 
-def make_ladder(betas: Sequence[float], rungs: int = 8, span: float = 10.0) -> list[float]:
-    """A replica-exchange ladder: `rungs` betas spaced geometrically from min(betas) / span to
-    max(betas), with every requested beta added. Neighbouring rungs must overlap for swaps to be
-    accepted; 8 rungs over a factor of 10 suit the networks tried so far."""
-    top, positive = max(betas), [b for b in betas if b > 0]
-    if not positive or rungs < 2:
-        return sorted(set(betas))
-    ladder = np.geomspace(min(positive) / span, top, rungs).tolist()
-    for b in betas:
-        if not any(math.isclose(b, x, rel_tol=1e-9) for x in ladder):
-            ladder.append(b)
-    return sorted(ladder)
-
-
-def run_ladder(betas: Sequence[float], sampler: str, rungs: int, ladder: Sequence[float] | None) -> list[float]:
-    """The betas a run samples at: the requested ones for the paper's sampler, else `ladder`
-    (which must contain them) or :func:`make_ladder`."""
-    if sampler == "metropolis":
-        return sorted(set(betas))
-    if ladder is None:
-        return make_ladder(betas, rungs)
-    run = sorted(_betas(ladder))
-    missing = [b for b in betas if not any(math.isclose(b, x, rel_tol=1e-9) for x in run)]
-    if missing or len(set(run)) < len(run):
-        raise ValueError(f"ladder must be distinct betas including every requested beta (missing {missing})")
-    return run
-
-
 def _betas(beta) -> list[float]:
     betas = [beta] if isinstance(beta, numbers.Real) else list(beta)
     if not betas or not all(isinstance(b, numbers.Real) and math.isfinite(b) and b >= 0 for b in betas):
@@ -153,6 +126,7 @@ def sample(
     steps: int = 4000,
     period: int | None = None,
     burn_in: int | None = None,
+    adapt: bool = True,
     max_rounds: int = 4,
     min_ess: float = 100.0,
     seed: int = 0,
@@ -172,11 +146,12 @@ def sample(
     (``units=(k1, k2)``; default (1, 0) for two outputs, 0 for one).
 
     Sampler: ``"tempering"`` (default) runs each of `chains` chains as a replica-exchange ladder of
-    `rungs` betas (:func:`make_ladder`, or `ladder`), every replica making single-site `moves`
-    (``"metropolis"``: one random base change, accepted or not; ``"heat-bath"``: a random site
-    redrawn from its exact conditional, 3 evaluations) and neighbouring rungs swapping betas every
-    `swap_every` steps with the exact Metropolis probability; only the target rung's samples are
-    kept. ``"metropolis"`` is the paper's sampler: independent single-beta chains.
+    `rungs` betas (:func:`seqmaxent.ladder.make_ladder`, or `ladder`), every replica making
+    single-site `moves` (``"metropolis"``: one random base change, accepted or not;
+    ``"heat-bath"``: a random site redrawn from its exact conditional, 3 to 4 evaluations) and
+    neighbouring rungs swapping betas every `swap_every` steps with the exact Metropolis
+    probability; only the target rung's samples are kept. ``"metropolis"`` is the paper's
+    sampler: independent single-beta chains.
 
     Every chain starts at x0 and runs `burn_in` (default steps // 4) + `steps` steps, keeping its
     state every `period` steps (default: about 200 samples per chain). Inputs whose samples fail
@@ -187,8 +162,11 @@ def sample(
     whatever its rounds, spread evenly over its run. Results record per input the rounds, network
     evaluations and whether it converged.
 
-    Several betas (a sweep) are one ladder containing them all and give one Result per beta, as
-    does ``keep_ladder=True`` for every rung. `incremental` lets the core update only what a
+    With `adapt`, the first half of the burn-in tunes each input's ladder (:func:`seqmaxent.ladder.respace`: rungs
+    moved so that every neighbour pair swaps about as often; the bottom rung and the kept ones stay
+    put); the ladders used are in ``Result.ladders``. Several betas (a sweep) are one ladder
+    containing them all and give one Result per beta, as does ``keep_ladder=True`` for every rung
+    (which keeps the ladder as given). `incremental` lets the core update only what a
     mutation reaches; `refresh` is the number of steps between exact recomputations of that state.
     Random streams are keyed by (seed, input index, chain); `first_input` is the index of the first
     sequence within a larger set, so a set sampled in batches gives the same samples as in one call.
@@ -201,6 +179,8 @@ def sample(
     if not isinstance(model, Model):
         model = Model(model)
     betas = _betas(beta)
+    if ladder is not None:
+        _betas(ladder)
     if not (isinstance(mu, numbers.Real) and math.isfinite(mu)):
         raise ValueError(f"mu must be finite, not {mu!r}")
     if sampler not in SAMPLERS:
@@ -234,37 +214,54 @@ def sample(
 
     n, L = codes.shape
     R, K, kept = len(betas_run), len(keep), steps // period
+    ladders = np.tile(np.asarray(betas_run, float), (n, 1))
     state_codes = np.ascontiguousarray(np.broadcast_to(codes[:, None, None, :], (n, chains, R, L)))
     state_rungs = np.ascontiguousarray(np.broadcast_to(np.arange(R, dtype=np.int32), (n, chains, R)))
     samples = np.empty((n, K, chains, kept, L), np.uint8)
     distances = np.empty((n, K, chains, kept), np.float32)
     accepted = np.zeros((n, chains, R))
     swaps = np.zeros((n, chains, max(R - 1, 0)))
-    tries = np.ones((n, 1, max(R - 1, 0)))
+    tries = np.zeros((n, 1, max(R - 1, 0)))
     evaluations = np.zeros(n, np.int64)
     rounds = np.zeros(n, np.int32)
     converged = np.zeros(n, bool)
-    phi0 = np.empty((n, model.phi_dim), np.float32)
+    phi0 = np.zeros((n, model.phi_dim), np.float32)
     ids = np.arange(first_input, first_input + n, dtype=np.int64)
     cap = n * chains * R * (burn_in + steps * 2 ** (max_rounds - 1))
     steps_done = np.zeros(n, np.int64)
-    active = np.arange(n)
-    done = 0
+    progressed = 0
+
+    def advance(active: np.ndarray, length: int, warm: int, every: int, stream: int) -> tuple:
+        """Run the active inputs' replicas on from their state; returns the core's outputs."""
+        nonlocal progressed
+        sc, sr, phi = state_codes[active], state_rungs[active], np.empty((len(active), model.phi_dim), np.float32)
+        report = None if progress is None else (lambda d, t, base=progressed: progress(base + d, cap))
+        out = _run(core, report, x0=codes[active], ids=ids[active], betas=ladders[active], keep=keep,
+                   swap_every=int(swap_every) if sampler == "tempering" else 0, moves=moves, mu=float(mu),
+                   constrained=mask, scale=scale, chains=int(chains), steps=int(length), period=int(every),
+                   burn_in=int(warm), seed=int(seed), round=stream, refresh=int(refresh), phi0=phi,
+                   state_codes=sc, state_rungs=sr)
+        phi0[active] = phi
+        progressed += len(active) * chains * R * (warm + length)
+        state_codes[active], state_rungs[active] = sc, sr
+        evaluations[active] += out[4]
+        return out
+
+    everyone = np.arange(n)
+    tuning = adapt_segments(burn_in) if sampler == "tempering" and adapt and not keep_ladder and R > 2 else []
+    pinned = sorted({0, *keep})
+    for k, length in enumerate(tuning):  # adapting the ladders: all of it before any kept sample
+        out = advance(everyone, length, 0, length, TUNING_STREAM + k)
+        rejection = 1.0 - out[3].sum(axis=1) / (chains * np.maximum(swap_attempts(length, swap_every, R), 1))
+        ladders[:] = [tune(ladder, rej, pinned) for ladder, rej in zip(ladders, rejection)]
+    active = everyone
     for r in range(max_rounds):
         # Round r > 0 runs as many steps as the rounds before it, keeping a sample every 2^r periods;
         # the earlier samples are thinned to match, so the kept samples span the run evenly.
-        length, warm, every = (steps, burn_in, period) if r == 0 else (steps * 2 ** (r - 1), 0, period * 2 ** r)
-        sc, sr, phi = state_codes[active], state_rungs[active], np.empty((len(active), model.phi_dim), np.float32)
-        report = None if progress is None else (lambda d, t, base=done: progress(base + d, cap))
-        new = _run(core, report, x0=codes[active], ids=ids[active], betas=betas_run, keep=keep,
-                   swap_every=int(swap_every) if sampler == "tempering" else 0, moves=moves, mu=float(mu),
-                   constrained=mask, scale=scale, chains=int(chains), steps=int(length), period=int(every),
-                   burn_in=int(warm), seed=int(seed), round=r, refresh=int(refresh), phi0=phi,
-                   state_codes=sc, state_rungs=sr)
-        done += len(active) * chains * R * (warm + length)
-        state_codes[active], state_rungs[active] = sc, sr
+        length, warm, every = ((steps, burn_in - sum(tuning), period) if r == 0
+                               else (steps * 2 ** (r - 1), 0, period * 2 ** r))
+        new = advance(active, length, warm, every, r)
         if r == 0:
-            phi0[:] = phi
             samples[:], distances[:] = new[0], new[1]
         else:
             samples[active] = np.concatenate([samples[active][:, :, :, 1::2], new[0]], axis=3)
@@ -272,8 +269,7 @@ def sample(
         accepted[active] += new[2]
         swaps[active] += new[3]
         if sampler == "tempering":
-            tries[active] += _swap_attempts(warm + length, swap_every, R)
-        evaluations[active] += new[4]
+            tries[active] += swap_attempts(warm + length, swap_every, R)
         steps_done[active] += warm + length
         rounds[active] = r + 1
         ok = np.ones(len(active), bool)
@@ -286,7 +282,7 @@ def sample(
     if progress is not None:
         progress(cap, cap)
     accepted /= steps_done[:, None, None]
-    swaps /= tries
+    swaps /= np.maximum(tries, 1)
 
     outputs = model.predict(codes).astype(np.float32)
     common = dict(mu=float(mu), units=model.units(units), constrained=str(constrained).upper(), sampler=sampler,
@@ -309,17 +305,10 @@ def sample(
             rounds=rounds,
             converged=converged,
             swap_acceptance=swaps.mean(axis=1) if sampler == "tempering" and R > 1 else None,
+            ladders=ladders if sampler == "tempering" else None,
         )
         for k, rung in enumerate(keep)
     ]
     if keep_ladder:
         return results
     return results[0] if isinstance(beta, numbers.Real) else [results[keep.index(rung_of[b])] for b in betas]
-
-
-def _swap_attempts(steps: int, every: int, rungs: int) -> np.ndarray:
-    """Swap attempts of each neighbour pair (r, r + 1) in a run of `steps` steps: swap event e
-    (1, 2, ...) tries the pairs whose r has the parity of e."""
-    events = steps // every
-    r = np.arange(max(rungs - 1, 0))
-    return np.where(r % 2 == 0, events // 2, (events + 1) // 2)

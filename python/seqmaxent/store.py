@@ -14,7 +14,7 @@ FORMAT, VERSION = "seqmaxent-results", 1
 NOT_COMPARED = {"threads", "batch_size"}
 TOP_PAIRS = 20  # position pairs with the highest mutual information kept per input
 
-def _layout(L: int, S: int, chains: int, outputs: int, swaps: int) -> dict[str, tuple[tuple[int, ...], str]]:
+def _layout(L: int, S: int, chains: int, outputs: int, rungs: int) -> dict[str, tuple[tuple[int, ...], str]]:
     """Dataset name -> (shape of one input's entry, dtype); every dataset grows along axis 0."""
     return {
         "x0": ((L,), "u1"), "samples": ((S, L), "u1"), "distances": ((S,), "f4"),
@@ -23,7 +23,7 @@ def _layout(L: int, S: int, chains: int, outputs: int, swaps: int) -> dict[str, 
         "gc": ((3,), "f4"), "kept_class": ((), "f4"), "rhat": ((), "f4"), "ess": ((), "f4"),
         "rhat_positions": ((), "f4"), "ess_positions": ((), "f4"), "top_pairs": ((TOP_PAIRS, 3), "f4"),
         "evaluations": ((), "i8"), "rounds": ((), "i4"), "converged": ((), "u1"),
-        "swap_acceptance": ((swaps,), "f4"),
+        "swap_acceptance": ((max(rungs - 1, 0),), "f4"), "ladder": ((rungs,), "f8"),
     }
 
 
@@ -42,7 +42,8 @@ DESCRIPTIONS = {
     "evaluations": "network evaluations spent on the input (all rounds, all replicas)",
     "rounds": "sampling rounds (each as long as all before it; samples come from the last)",
     "converged": "1 if the last round passed the diagnostics (R-hat <= 1.05, ESS >= 100)",
-    "swap_acceptance": "accepted fraction of replica-exchange swaps between rungs r and r + 1 (last round)",
+    "swap_acceptance": "accepted fraction of replica-exchange swaps between rungs r and r + 1 (after tuning)",
+    "ladder": "the input's replica-exchange betas, as tuned (empty for independent chains)",
 }
 
 
@@ -64,7 +65,7 @@ class ResultsFile:
             h5.attrs[key] = json.dumps(value) if isinstance(value, (list, tuple, dict)) or value is None else value
         L, S = sizes["length"], sizes["samples"]
         h5.create_dataset("names", (0,), maxshape=(None,), dtype=h5py.string_dtype(), chunks=(1024,))
-        for name, (shape, dtype) in _layout(L, S, sizes["chains"], sizes["outputs"], sizes["swaps"]).items():
+        for name, (shape, dtype) in _layout(L, S, sizes["chains"], sizes["outputs"], sizes["rungs"]).items():
             chunks = (1, *shape) if name == "samples" else (64, *shape)
             h5.create_dataset(name, (0, *shape), maxshape=(None, *shape), dtype=dtype, chunks=chunks,
                               compression="gzip" if name == "samples" else None, shuffle=name == "samples")
