@@ -29,6 +29,13 @@ DISCUSSION = """## Against the paper
   (which bases may change, motifs as distributions, joint constraints such as XOR). On our
   nucleosome network, samples of linker inputs also show some 10-bp periodicity, and the samples'
   GC content follows the mu-background: this network does not hold global GC content.
+- **Sampler.** These reproductions use the paper's sampler, independent Metropolis chains started
+  at each input, so that they reproduce the paper as it was done. By seqmaxent's own convergence
+  check those chains mostly had not mixed: on 40 bound CTCF peaks at beta 50, 50 chains x 10,000
+  steps pass it for 3 inputs, replica exchange (the default sampler) for 38
+  (`bench/convergence.py`). Converged sampling also frees more: at beta 50 two of the six planted
+  CTCF sites of the bundled examples drift to 1.7-1.8 bits, which chains started on the site never
+  showed; beta 100 holds all six.
 - **Not done.** DeepLIFT/DeepSHAP (integrated gradients stands in for the path-attribution
   family); the paper's exact network weights (not available) and its full CTCF training set.
 """

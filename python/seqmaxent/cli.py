@@ -88,7 +88,7 @@ def inspect(model: str, layout: str | None, alphabet: str, phi: str | None) -> N
               help="Site updates: one random base change, or a site redrawn from its exact conditional.")
 @click.option("--rungs", default=8, show_default=True, help="Betas per ladder (tempering), from beta/10 to beta.")
 @click.option("--chains", default=8, show_default=True, help="Chains (ladders) per input.")
-@click.option("--steps", default=4000, show_default=True, help="Steps per chain in the first round, after burn-in.")
+@click.option("--steps", default=4400, show_default=True, help="Steps per chain in the first round, after burn-in.")
 @click.option("--max-rounds", default=4, show_default=True,
               help="Rounds at most: an input whose diagnostics fail goes on, each round as long as all before it.")
 @click.option("--period", type=int, help="Keep a sample every PERIOD steps.  [default: about 200 per chain]")

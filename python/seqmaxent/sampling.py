@@ -123,7 +123,7 @@ def sample(
     swap_every: int = 1,
     keep_ladder: bool = False,
     chains: int = 8,
-    steps: int = 4000,
+    steps: int = 4400,
     period: int | None = None,
     burn_in: int | None = None,
     adapt: bool = True,
