@@ -12,6 +12,7 @@ from conftest import model_path
 from seqmaxent.cli import cli
 from seqmaxent.inputs import reverse_complement
 from seqmaxent.pipeline import sample_file
+from seqmaxent.store import load
 
 MODEL = str(model_path("gemm_softmax_ncl"))
 SEQS = ["ACGTACGTTTGACCAGTACGGATC", "GGGGCCCCAAAATTTTACGTACGT", "TTTTGGGGACGTACGTAAAACCCC",
@@ -211,3 +212,17 @@ def test_unreadable_fasta(tmp_path, monkeypatch, capsys):
     (tmp_path / "x.txt").write_text(">s1\nACGT\n")
     code, err = run_main(monkeypatch, capsys, "sample", MODEL, tmp_path / "x.txt", "-o", tmp_path / "o.h5", *FAST)
     assert code == 1 and "unknown input type" in err
+
+
+@pytest.mark.parametrize("sampler,beta", [("metropolis", 2.0), ("tempering", 0.0)], ids=["metropolis", "one-rung"])
+def test_single_rung_runs_write_their_files(tmp_path, sampler, beta):
+    """Independent chains and a one-rung ladder (beta 0) have no swaps: NaN in swap_acceptance."""
+    fa = tmp_path / "in.fa"
+    fa.write_text("".join(f">s{i}\n{s}\n" for i, s in enumerate(SEQS)))
+    sample_file(sm.Model(MODEL), fa, tmp_path / "o.h5", beta=beta, sampler=sampler, chains=4, steps=200, period=20)
+    params, names, h5 = load(tmp_path / "o.h5")
+    with h5:
+        assert len(names) == len(SEQS) and np.isnan(h5["swap_acceptance"][:]).all()
+        assert (h5["ladder"][:] == beta).all() and params["sampler"] == sampler
+    result = CliRunner().invoke(cli, ["report", str(tmp_path / "o.h5"), "-o", str(tmp_path / "r.html"), "--no-match"])
+    assert result.exit_code == 0, result.output

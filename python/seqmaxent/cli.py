@@ -100,25 +100,33 @@ def inspect(model: str, layout: str | None, alphabet: str, phi: str | None) -> N
               help="Sequences with N: fail, or keep N positions fixed (all-zero one-hot rows).")
 @click.option("--batch-size", default=64, show_default=True, help="Inputs sampled (and written) together.")
 @click.option("--resume", is_flag=True, help="Skip inputs already in OUTPUT (same settings required).")
+@click.option("--shard", help="I/N: sample only every N-th batch from batch I (0-based) into OUTPUT.shardIofN.h5, "
+                             "for job arrays; join with 'seqmaxent merge'.  [default: from SLURM_ARRAY_TASK_ID and "
+                             "SLURM_ARRAY_TASK_COUNT when set]")
+@click.option("--scheduler", help="Address of a Dask scheduler: sample batches on its workers.")
+@click.option("--workers", type=int, help="Sample on a local Dask cluster of this many worker processes.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @with_model_options
 def sample(model: str, input: str, output: str, genome, beta, target, tolerance, mu, gc_fraction, units, constrained,
            sampler, moves, rungs, chains, steps, max_rounds, period, burn_in, seed, threads, provider, on_n, batch_size,
-           resume, quiet, layout, alphabet, phi) -> None:
+           resume, shard, scheduler, workers, quiet, layout, alphabet, phi) -> None:
     """Sample the MaxEnt distribution around each sequence of INPUT (FASTA, one-hot .npy, or BED
     with --genome) through MODEL (ONNX) into OUTPUT."""
     from tqdm import tqdm
 
     from .inputs import count_records
-    from .pipeline import output_paths, sample_file
-    from .ladder import run_ladder
-    from .sampling import resolve_lengths
+    from .pipeline import output_paths, sample_file, shard_path
+    from .sampling import resolve_lengths, steps_at_cap
 
     if mu is not None and gc_fraction is not None:
         raise click.UsageError("give --mu or --gc-fraction, not both")
     mu = gc_mu(gc_fraction) if gc_fraction is not None else (mu or 0.0)
     betas = parse_betas(beta)
+    part = parse_shard(shard)
+    if part is not None and not quiet:
+        click.echo(f"shard {part[0]} of {part[1]} (0-based)", err=True)
     for out in output_paths(output, betas if betas != ["auto"] else 0.0).values():
+        out = out if part is None else shard_path(out, part)
         if out.exists() and not resume:
             raise click.UsageError(f"{out} exists; use --resume to continue it, or remove it")
     m = Model(model, layout=layout, alphabet=alphabet, phi=phi)
@@ -134,16 +142,62 @@ def sample(model: str, input: str, output: str, genome, beta, target, tolerance,
         calibration = choose_beta(m, pilot, target=target, tolerance=tolerance, on_n=on_n, **options)
         click.echo(str(calibration), err=True)
         betas = [calibration.beta]
-    replicas = chains * len(run_ladder(betas, sampler, rungs, None))
     burn_in, period = resolve_lengths(steps, burn_in, period)
-    total = count_records(input) * replicas * (burn_in + steps * 2 ** (max_rounds - 1))
-    with tqdm(total=total, unit="step", unit_scale=True, disable=quiet, desc="sampling (steps at the round cap)") as bar:
-        n = sample_file(m, input, output, beta=betas if len(betas) > 1 else betas[0], chains=chains, steps=steps,
-                        period=period, burn_in=burn_in, max_rounds=max_rounds, genome=genome, on_n=on_n,
-                        batch_size=batch_size, resume=resume, progress=bar.update, **options)
+    total = count_records(input) * steps_at_cap(betas, dict(options, chains=chains, steps=steps, burn_in=burn_in,
+                                                                 period=period, max_rounds=max_rounds))
+    if scheduler is not None and workers is not None:
+        raise click.UsageError("give --scheduler or --workers, not both")
+    client = None
+    if scheduler is not None or workers is not None:
+        from .cluster import connect
+
+        client = connect(scheduler, workers)
+    if part is not None:
+        total = total // part[1]
+    try:
+        with tqdm(total=total, unit="step", unit_scale=True, disable=quiet,
+                  desc="sampling (steps at the round cap)") as bar:
+            n = sample_file(m, input, output, beta=betas if len(betas) > 1 else betas[0], chains=chains, steps=steps,
+                            period=period, burn_in=burn_in, max_rounds=max_rounds, genome=genome, on_n=on_n,
+                            batch_size=batch_size, resume=resume, shard=part, client=client, progress=bar.update,
+                            **options)
+    finally:
+        if client is not None:
+            client.close()
     if not quiet:
         for b, out in output_paths(output, betas if len(betas) > 1 else betas[0]).items():
+            out = out if part is None else shard_path(out, part)
             click.echo(f"sampled {n} input(s) at beta {b:g} into {out}", err=True)
+
+
+def parse_shard(text: str | None) -> tuple[int, int] | None:
+    """'I/N' (0 <= I < N), or None; without it, the SLURM job-array task when there is one."""
+    import os
+
+    if text is None:
+        task, count = os.environ.get("SLURM_ARRAY_TASK_ID"), os.environ.get("SLURM_ARRAY_TASK_COUNT")
+        if task is None or count is None:
+            return None
+        return int(task) - int(os.environ.get("SLURM_ARRAY_TASK_MIN", "0")), int(count)
+    try:
+        i, n = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise click.BadParameter(f"expected I/N such as 0/10, not {text!r}") from None
+    if not 0 <= i < n:
+        raise click.BadParameter(f"shard I/N needs 0 <= I < N, not {text!r}")
+    return i, n
+
+
+@cli.command()
+@click.argument("shards", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Results file to write.")
+def merge(shards: tuple[str, ...], output: str) -> None:
+    """Join the SHARDS of one run (seqmaxent sample --shard I/N) into one results file, in input order."""
+    from .merge import merge as join
+
+    if Path(output).exists():
+        raise click.UsageError(f"{output} exists; remove it first")
+    click.echo(f"merged {join(list(shards), output)} input(s) from {len(shards)} shard(s) into {output}", err=True)
 
 
 @cli.command()

@@ -37,8 +37,8 @@ def batch_values(model: Model, res: Result) -> dict[str, np.ndarray]:
                         np.full(res.n_inputs, bg[np.asarray(mask)].sum())], axis=1),
         "kept_class": np.array([kept_fraction(model, res.samples[i], res.outputs[i]) for i in range(res.n_inputs)]),
         **diag, "evaluations": res.evaluations, "rounds": res.rounds, "converged": res.converged,
-        "swap_acceptance": res.swap_acceptance if res.swap_acceptance is not None else np.zeros((res.n_inputs, 0)),
-        "ladder": res.ladders if res.ladders is not None else np.zeros((res.n_inputs, 0)),
+        "swap_acceptance": res.swap_acceptance if res.swap_acceptance is not None else np.full((res.n_inputs, 1), np.nan),
+        "ladder": res.ladders,
         "top_pairs": np.array([summary.top_pairs(summary.mutual_information(s), TOP_PAIRS) for s in res.samples]),
     }
 
@@ -82,6 +82,21 @@ def output_paths(output: str | Path, beta) -> dict[float, Path]:
     return {betas[0]: Path(output)} if len(betas) == 1 else {b: sweep_path(Path(output), b) for b in betas}
 
 
+def shard_path(output: Path, shard: tuple[int, int]) -> Path:
+    """OUTPUT.h5 -> OUTPUT.shard3of10.h5 for shard 3 (0-based) of 10."""
+    return output.with_name(f"{output.stem}.shard{shard[0]}of{shard[1]}{output.suffix or '.h5'}")
+
+
+def sample_values(model: Model, first: int, names: list[str], seqs: list[str], betas: list[float], on_n: str,
+                  source: str, progress: Callable[[int], None] | None = None, **options) -> list[dict]:
+    """Sample one run of consecutive inputs (the first at file position `first`); the results-file
+    values of each beta."""
+    results = sample(model, seqs, names=names, first_input=first, on_n=on_n, progress=_Increments(progress),
+                     source=source, **{**options, "beta": betas})
+    index = np.arange(first, first + len(names))
+    return [{**batch_values(model, res), "index": index} for res in results]
+
+
 def sample_file(
     model: Model,
     input_path: str | Path,
@@ -91,6 +106,8 @@ def sample_file(
     on_n: str = "fail",
     batch_size: int = 64,
     resume: bool = False,
+    shard: tuple[int, int] | None = None,
+    client=None,
     progress: Callable[[int], None] | None = None,
     on_batch: Callable[[list[str]], None] | None = None,
     **options,
@@ -100,59 +117,83 @@ def sample_file(
     replica-exchange run written to one file per beta (:func:`output_paths`).
 
     With `resume`, inputs already in the file(s) (by name) are skipped, and the settings must match.
+    `shard=(i, n)` samples only batches i, i + n, i + 2n, ... into OUTPUT.shardIofN.h5 (join the
+    shards with :func:`seqmaxent.merge.merge`). With a `dask.distributed` `client`, batches are
+    sampled as tasks on its workers and written here in input order (:mod:`seqmaxent.cluster`).
+    Random streams follow each input's position in the file, so none of these change the samples.
     `progress(n)` is called with each increment of proposals done; `on_batch(names)` after each write.
     """
     from . import __version__
+    from .inputs import count_records
 
     defaults = {k: v.default for k, v in inspect.signature(sample).parameters.items()}
     settings = {k: options.get(k, defaults[k]) for k in RECORDED}
     paths = output_paths(output, settings["beta"])
+    if shard is not None:
+        if not (len(shard) == 2 and 0 <= shard[0] < shard[1]):
+            raise ValueError(f"shard must be (i, n) with 0 <= i < n, not {shard!r}")
+        paths = {b: shard_path(p, shard) for b, p in paths.items()}
     burn_in, period = resolve_lengths(settings["steps"], settings["burn_in"], settings["period"])
     common = dict(model=str(model.path), model_sha256=model.sha256, layout=model.layout, alphabet=model.alphabet,
                   phi=model.phi_name, input=str(input_path), genome=str(genome) if genome else None, on_n=on_n,
                   version=__version__, batch_size=batch_size, **settings)
     common.update(mu=float(settings["mu"]), units=model.units(settings["units"]), burn_in=burn_in, period=period,
-                  constrained=str(settings["constrained"]).upper(),
+                  constrained=str(settings["constrained"]).upper(), input_count=count_records(input_path),
+                  shard=list(shard) if shard is not None else None,
                   ladder=run_ladder(list(paths), settings["sampler"], settings["rungs"], settings["ladder"]))
     params = {b: {**common, "beta": b} for b in paths}
     stores = {b: ResultsFile.resume(p, params[b]) for b, p in paths.items() if resume and p.exists()}
     kept = {b: set(store.names) for b, store in stores.items()}
     done = set.intersection(*kept.values()) if len(kept) == len(paths) else set()
-    index = 0  # file position of the next record: chain streams follow it, whatever the batching
-    seen: set[str] = set()
+    work = _work(read_inputs(input_path, model.alphabet, genome, on_n), str(input_path), model.length, batch_size,
+                 done, shard)
+    betas, source = list(paths), str(input_path)
+    if client is None:
+        results = ((names, sample_values(model, first, names, seqs, betas, on_n, source, progress, **options))
+                   for first, names, seqs in work)
+    else:
+        from .cluster import map_ordered
+
+        results = map_ordered(client, model, work, betas, on_n, source, progress, options)
     sampled = 0
-    length = model.length
     try:
-        for batch in batches(read_inputs(input_path, model.alphabet, genome, on_n), batch_size):
-            for k, (name, seq) in enumerate(batch):
-                if name in seen:
-                    raise SequenceError(f"{input_path}: sequence name {name!r} occurs twice; names must be unique")
-                seen.add(name)
-                length = length or len(seq)
-                if len(seq) != length:  # one results file holds one length
-                    why = "the model's input length" if model.length else "the length of the first sequence"
-                    raise SequenceError(f"{input_path}: sequence {name!r} (#{index + k + 1}) has length {len(seq)}, "
-                                        f"expected {length} ({why})")
-            for first, run in _runs([(index + k, n, s) for k, (n, s) in enumerate(batch) if n not in done]):
-                names = [n for n, _ in run]
-                results = sample(model, [s for _, s in run], names=names, first_input=first, on_n=on_n,
-                                 progress=_Increments(progress), source=str(input_path),
-                                 **{**options, "beta": list(paths)})
-                for b, res in zip(paths, results):
-                    values = batch_values(model, res)
-                    if b not in stores:
-                        sizes = dict(length=res.length, samples=res.samples.shape[1], chains=res.acceptance.shape[1],
-                                     outputs=res.outputs.shape[1], rungs=values["ladder"].shape[1])
-                        stores[b], kept[b] = ResultsFile.create(paths[b], params[b], sizes), set()
-                    new = np.array([n not in kept[b] for n in names])  # a sweep interrupted between its files
-                    if new.any():
-                        stores[b].append([n for n, keep in zip(names, new) if keep],
-                                         {k: v[new] for k, v in values.items()})
-                sampled += len(names)
-                if on_batch is not None:
-                    on_batch(names)
-            index += len(batch)
+        for names, per_beta in results:
+            for b, values in zip(paths, per_beta):
+                if b not in stores:
+                    sizes = dict(length=values["x0"].shape[1], samples=values["samples"].shape[1],
+                                 chains=values["acceptance"].shape[1], outputs=values["outputs"].shape[1],
+                                 rungs=values["ladder"].shape[1])
+                    stores[b], kept[b] = ResultsFile.create(paths[b], params[b], sizes), set()
+                new = np.array([n not in kept[b] for n in names])  # a sweep interrupted between its files
+                if new.any():
+                    stores[b].append([n for n, keep in zip(names, new) if keep],
+                                     {k: v[new] for k, v in values.items()})
+            sampled += len(names)
+            if on_batch is not None:
+                on_batch(names)
     finally:
         for store in stores.values():
             store.close()
     return sampled
+
+
+def _work(records, source: str, length: int | None, batch_size: int, done: set[str],
+          shard: tuple[int, int] | None):
+    """(file position of the first, names, sequences) of each run of consecutive inputs still to
+    sample, batch by batch (only the shard's batches), after checking names and lengths."""
+    index = 0  # file position of the next record: chain streams follow it, whatever the batching
+    seen: set[str] = set()
+    why = "the model's input length" if length else "the length of the first sequence"
+    for number, batch in enumerate(batches(records, batch_size)):
+        for k, (name, seq) in enumerate(batch):
+            if name in seen:
+                raise SequenceError(f"{source}: sequence name {name!r} occurs twice; names must be unique")
+            seen.add(name)
+            length = length or len(seq)
+            if len(seq) != length:  # one results file holds one length
+                raise SequenceError(f"{source}: sequence {name!r} (#{index + k + 1}) has length {len(seq)}, "
+                                    f"expected {length} ({why})")
+        if shard is None or number % shard[1] == shard[0]:
+            for first, run in _runs([(index + k, n, s) for k, (n, s) in enumerate(batch) if n not in done]):
+                yield first, [n for n, _ in run], [s for _, s in run]
+        index += len(batch)

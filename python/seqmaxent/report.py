@@ -7,6 +7,8 @@ import html
 import io
 from pathlib import Path
 
+import numpy as np
+
 
 from . import __version__
 from . import logos, motifs
@@ -78,7 +80,7 @@ def _write(runs, output: Path, max_inputs: int, match: bool) -> Path:
                          f"{gc[0]:.3f}", f"{gc[1]:.3f}", f"{gc[2]:.3f}", f"{h5['rhat'][i]:.3f}", f"{h5['ess'][i]:.0f}",
                          f"{h5['rhat_positions'][i]:.3f}", f"{h5['ess_positions'][i]:.0f}", str(h5["rounds"][i]),
                          f"{h5['evaluations'][i] / 1e6:.2f}", "yes" if h5["converged"][i] else "no",
-                         ", ".join(f"{a:.2f}" for a in h5["swap_acceptance"][i]) or "-"])
+                         ", ".join(f"{a:.2f}" for a in h5["swap_acceptance"][i] if np.isfinite(a)) or "-"])
             w = advice(max(h5["rhat"][i], h5["rhat_positions"][i]), min(h5["ess"][i], h5["ess_positions"][i]))
             if w:
                 warnings.append(f"<li class='warn'>{html.escape(name)}: {w}</li>")

@@ -33,7 +33,7 @@ class Result:
     rounds: np.ndarray | None = None  # int32 (inputs,): sampling rounds each input took
     converged: np.ndarray | None = None  # bool (inputs,): passed diagnostics.check in its last round
     swap_acceptance: np.ndarray | None = None  # (inputs, rungs - 1): accepted swaps of rungs r, r + 1
-    ladders: np.ndarray | None = None  # (inputs, rungs): each input's betas, as tuned (replica exchange)
+    ladders: np.ndarray | None = None  # (inputs, rungs): each input's betas (replica exchange: as tuned)
 
     @property
     def n_inputs(self) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import math
 import numbers
 import os
@@ -87,6 +88,19 @@ def _run(sampler: _core.Sampler, progress: Progress | None, **kwargs) -> tuple:
 
 SAMPLERS = ("tempering", "metropolis")
 MOVES = ("metropolis", "heat-bath")
+
+
+def replica_steps(chains: int, rungs: int, burn_in: int, steps: int, max_rounds: int) -> int:
+    """Steps of all replicas of one input at the round cap."""
+    return chains * rungs * (burn_in + steps * 2 ** (max_rounds - 1))
+
+
+def steps_at_cap(betas: list[float], options: dict) -> int:
+    """Steps of all replicas of one input at the round cap, with :func:`sample` `options`."""
+    o = {**{k: v.default for k, v in inspect.signature(sample).parameters.items()}, **options}
+    burn_in, _ = resolve_lengths(o["steps"], o["burn_in"], o["period"])
+    rungs = len(run_ladder(betas, o["sampler"], o["rungs"], o["ladder"]))
+    return replica_steps(o["chains"], rungs, burn_in, o["steps"], o["max_rounds"])
 
 
 def _betas(beta) -> list[float]:
@@ -227,7 +241,7 @@ def sample(
     converged = np.zeros(n, bool)
     phi0 = np.zeros((n, model.phi_dim), np.float32)
     ids = np.arange(first_input, first_input + n, dtype=np.int64)
-    cap = n * chains * R * (burn_in + steps * 2 ** (max_rounds - 1))
+    cap = n * replica_steps(chains, R, burn_in, steps, max_rounds)
     steps_done = np.zeros(n, np.int64)
     progressed = 0
 
@@ -305,7 +319,7 @@ def sample(
             rounds=rounds,
             converged=converged,
             swap_acceptance=swaps.mean(axis=1) if sampler == "tempering" and R > 1 else None,
-            ladders=ladders if sampler == "tempering" else None,
+            ladders=ladders,
         )
         for k, rung in enumerate(keep)
     ]

@@ -12,6 +12,8 @@ import numpy as np
 FORMAT, VERSION = "seqmaxent-results", 1
 # Run parameters that may differ between a run and its resumption.
 NOT_COMPARED = {"threads", "batch_size"}
+# ... and those that may differ between shards of one run
+SHARD_KEYS = {"shard"}
 TOP_PAIRS = 20  # position pairs with the highest mutual information kept per input
 
 def _layout(L: int, S: int, chains: int, outputs: int, rungs: int) -> dict[str, tuple[tuple[int, ...], str]]:
@@ -23,7 +25,7 @@ def _layout(L: int, S: int, chains: int, outputs: int, rungs: int) -> dict[str, 
         "gc": ((3,), "f4"), "kept_class": ((), "f4"), "rhat": ((), "f4"), "ess": ((), "f4"),
         "rhat_positions": ((), "f4"), "ess_positions": ((), "f4"), "top_pairs": ((TOP_PAIRS, 3), "f4"),
         "evaluations": ((), "i8"), "rounds": ((), "i4"), "converged": ((), "u1"),
-        "swap_acceptance": ((max(rungs - 1, 0),), "f4"), "ladder": ((rungs,), "f8"),
+        "swap_acceptance": ((max(rungs - 1, 1),), "f4"), "ladder": ((rungs,), "f8"), "index": ((), "i8"),
     }
 
 
@@ -42,8 +44,10 @@ DESCRIPTIONS = {
     "evaluations": "network evaluations spent on the input (all rounds, all replicas)",
     "rounds": "sampling rounds (each as long as all before it; samples come from the last)",
     "converged": "1 if the last round passed the diagnostics (R-hat <= 1.05, ESS >= 100)",
-    "swap_acceptance": "accepted fraction of replica-exchange swaps between rungs r and r + 1 (after tuning)",
-    "ladder": "the input's replica-exchange betas, as tuned (empty for independent chains)",
+    "swap_acceptance": "accepted fraction of replica-exchange swaps between rungs r and r + 1 (after tuning; "
+                       "NaN with one rung)",
+    "ladder": "the input's betas (replica exchange: its ladder, as tuned)",
+    "index": "the input's position in the input file (0-based), which keys its random streams",
 }
 
 

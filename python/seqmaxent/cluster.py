@@ -1,0 +1,89 @@
+"""Sampling batches of inputs as tasks on a Dask cluster (``pip install 'seqmaxent[dask]'``).
+
+The caller's process reads the inputs, submits one task per run of inputs with a bounded number
+in flight, and writes the results in input order; workers sample with all their threads. The model
+travels once per worker (scattered by content) and is loaded once per worker process.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+
+from .model import Model
+
+_MODELS: dict[tuple, Model] = {}  # per worker process: loaded models by (SHA-256, layout, alphabet, phi)
+IN_FLIGHT_PER_WORKER = 2
+
+
+def connect(scheduler: str | None = None, workers: int | None = None, timeout: str = "10s"):
+    """A dask.distributed Client: to the scheduler at `scheduler`, or to a new local cluster of
+    `workers` single-process workers (each using its share of this machine's cores)."""
+    try:
+        from dask.distributed import Client, LocalCluster
+    except ImportError:
+        raise ImportError("running on a Dask cluster needs dask.distributed: pip install 'seqmaxent[dask]'") from None
+    if scheduler is not None:
+        try:
+            return Client(scheduler, timeout=timeout)
+        except (OSError, TimeoutError) as e:
+            raise OSError(f"cannot reach the Dask scheduler at {scheduler}: {e}") from None
+    from .sampling import default_threads
+
+    n = max(1, int(workers))
+    cluster = LocalCluster(n_workers=n, threads_per_worker=max(1, default_threads() // n), processes=True,
+                           dashboard_address=":0")
+    return Client(cluster)
+
+
+def _model(data: bytes, sha256: str, layout: str, alphabet: str, phi: str | None) -> Model:
+    key = (sha256, layout, alphabet, phi)
+    if key not in _MODELS:
+        path = Path(tempfile.mkdtemp(prefix="seqmaxent-")) / f"{sha256}.onnx"
+        path.write_bytes(data)
+        _MODELS[key] = Model(path, layout=layout, alphabet=alphabet, phi=phi)
+    return _MODELS[key]
+
+
+def _task(data: bytes, model_key: tuple, first: int, names: list[str], seqs: list[str], betas: list[float],
+          on_n: str, source: str, options: dict) -> list[dict]:
+    from dask.distributed import get_worker
+
+    from .pipeline import sample_values
+
+    model = _model(data, *model_key)
+    if options.get("threads") is None:
+        options = {**options, "threads": get_worker().state.nthreads}
+    return sample_values(model, first, names, seqs, betas, on_n, source, **options)
+
+
+def map_ordered(client, model: Model, work: Iterable[tuple[int, list[str], list[str]]], betas: list[float],
+                on_n: str, source: str, progress: Callable[[int], None] | None,
+                options: dict) -> Iterator[tuple[list[str], list[dict]]]:
+    """(names, values of each beta) of every work item, in order, computed on the client's workers
+    with at most IN_FLIGHT_PER_WORKER tasks per worker submitted at a time."""
+    from .sampling import steps_at_cap
+
+    data = client.scatter(model.path.read_bytes(), broadcast=True, hash=True)
+    key = (model.sha256, model.layout, model.alphabet, model.phi_name)
+    limit = IN_FLIGHT_PER_WORKER * max(1, len(client.scheduler_info()["workers"]))
+    pending: deque = deque()
+    items = iter(work)
+    try:
+        while True:
+            while len(pending) < limit and (item := next(items, None)) is not None:
+                first, names, seqs = item
+                future = client.submit(_task, data, key, first, names, seqs, betas, on_n, source, options, pure=False)
+                pending.append((names, future))
+            if not pending:
+                return
+            names, future = pending.popleft()
+            values = future.result()
+            if progress is not None:
+                progress(len(names) * steps_at_cap(betas, options))
+            yield names, values
+    finally:
+        for _, future in pending:
+            future.cancel()
