@@ -1,7 +1,7 @@
 """Dask overhead: seqmaxent on 2 worker processes x 1 thread against 1 process x 2 threads on the
 same machine, and the client's peak memory as inputs grow.
 
-    python bench/cluster.py [--inputs 40] [--out bench/results]
+    python bench/cluster.py [--inputs 200] [--out bench/results]
 
 Bundled CTCF network, random 101-bp inputs, the paper's sampler with 50 chains x 2,000 steps per
 input (one round) for throughput; 4 chains x 200 steps per input for memory. Each measurement runs
@@ -60,7 +60,7 @@ def run(mode: str, inputs: int, settings: str) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--inputs", type=int, default=40)
+    parser.add_argument("--inputs", type=int, default=200)
     parser.add_argument("--out", type=Path, default=HERE / "results")
     parser.add_argument("--one", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
