@@ -3,6 +3,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include "kernels.hpp"
 #include "plan.hpp"
 #include "runtime.hpp"
 #include "sampler.hpp"
@@ -34,6 +35,8 @@ PYBIND11_MODULE(_core, m) {
   m.def("runtime_version", &runtime_version);
   m.def("available_providers", &available_providers);
   m.def("ort_api_version", [] { return ORT_API_VERSION; }, "ONNX Runtime C API version the core was built for");
+  m.def("kernel_level", [] { return std::string(kernels().name); }, "Instruction-set level of the kernels in use");
+  m.def("kernel_levels", &kernel_levels, "Kernel levels this CPU can run, lowest first");
 
   py::class_<Step>(m, "Step")
       .def(py::init([](const std::string& kind, float alpha, std::optional<FloatArray> scale,
@@ -48,67 +51,67 @@ PYBIND11_MODULE(_core, m) {
            py::arg("kind"), py::arg("alpha") = 0.f, py::arg("scale") = py::none(), py::arg("shift") = py::none(),
            "An elementwise op: relu, leaky_relu (alpha), sigmoid, tanh, exp, or affine (per-channel scale, shift)");
 
-  py::class_<Layer>(m, "Layer")
-      .def(py::init([](const std::string& kind, int in_channels, int out_channels, int width, int stride,
-                       int dilation, int pad_left, int in_length, int out_length, bool count_include_pad,
-                       std::optional<FloatArray> weight, std::optional<FloatArray> bias, std::vector<Step> after) {
-             Layer y;
-             y.kind = layer_kind(kind);
-             y.in_channels = in_channels, y.out_channels = out_channels, y.width = width, y.stride = stride;
-             y.dilation = dilation, y.pad_left = pad_left, y.in_length = in_length, y.out_length = out_length;
-             y.count_include_pad = count_include_pad;
+  py::class_<Edge>(m, "Edge")
+      .def(py::init([](int node, int offset, int length, std::vector<Step> map) {
+             return Edge{node, offset, length, std::move(map)};
+           }),
+           py::arg("node"), py::arg("offset"), py::arg("length"), py::arg("map") = std::vector<Step>{},
+           "Rows [offset, offset + length) of node `node`, read through elementwise steps `map`")
+      .def_readonly("node", &Edge::node)
+      .def_readonly("offset", &Edge::offset)
+      .def_readonly("length", &Edge::length);
+
+  py::class_<Node>(m, "Node")
+      .def(py::init([](const std::string& kind, std::vector<Edge> inputs, int channels, int length, int width, int stride,
+                       int dilation, int pad_left, bool count_include_pad, std::optional<FloatArray> weight,
+                       std::optional<FloatArray> bias, std::string label) {
+             Node y;
+             y.kind = node_kind(kind);
+             y.inputs = std::move(inputs);
+             y.channels = channels, y.length = length, y.width = width, y.stride = stride, y.dilation = dilation;
+             y.pad_left = pad_left, y.count_include_pad = count_include_pad;
              if (weight) y.weight = to_vector(*weight);
              if (bias) y.bias = to_vector(*bias);
-             y.after = std::move(after);
-             y.validate();
+             y.label = std::move(label);
              return y;
            }),
-           py::arg("kind"), py::arg("in_channels"), py::arg("out_channels"), py::arg("width"), py::arg("stride"),
-           py::arg("dilation"), py::arg("pad_left"), py::arg("in_length"), py::arg("out_length"),
-           py::arg("count_include_pad") = false, py::arg("weight") = py::none(), py::arg("bias") = py::none(),
-           py::arg("after") = std::vector<Step>{},
-           "A conv (weight (out, in, width), bias) or max/avg pool over positions, then elementwise ops")
-      .def_property_readonly("kind", [](const Layer& y) { return layer_name(y.kind); })
-      .def_readonly("out_channels", &Layer::out_channels)
-      .def_readonly("out_length", &Layer::out_length);
-
-  py::class_<DenseLayer>(m, "DenseLayer")
-      .def(py::init([](const FloatArray& weight, const FloatArray& bias, std::vector<Step> after) {
-             if (weight.ndim() != 2) throw std::invalid_argument("dense weight must have shape (out, in)");
-             DenseLayer d;
-             d.out_features = int(weight.shape(0));
-             d.weight = to_vector(weight);
-             d.bias = to_vector(bias);
-             d.after = std::move(after);
-             return d;
-           }),
-           py::arg("weight"), py::arg("bias"), py::arg("after") = std::vector<Step>{},
-           "after(weight . flatten(x) + bias), flatten index channel * length + position")
-      .def_readonly("out_features", &DenseLayer::out_features);
+           py::arg("kind"), py::arg("inputs"), py::arg("channels"), py::arg("length"), py::arg("width") = 1,
+           py::arg("stride") = 1, py::arg("dilation") = 1, py::arg("pad_left") = 0, py::arg("count_include_pad") = false,
+           py::arg("weight") = py::none(), py::arg("bias") = py::none(), py::arg("label") = "",
+           "A node of the core's graph: input, conv (weight (channels, in, width)), max_pool, avg_pool, add, or dense "
+           "(weight (channels, in rows x in channels))")
+      .def_property_readonly("kind", [](const Node& y) { return node_name(y.kind); })
+      .def_readonly("channels", &Node::channels)
+      .def_readonly("length", &Node::length)
+      .def_readonly("label", &Node::label);
 
   py::class_<Plan>(m, "Plan")
       .def(py::init([](int length, int phi_dim, std::vector<int64_t> input_shape, int64_t position_stride,
-                       int64_t base_stride, const py::bytes& phi_model,
-                       std::vector<Layer> layers, std::optional<DenseLayer> dense, const py::bytes& tail_model,
+                       int64_t base_stride, const py::bytes& phi_model, std::vector<Node> nodes, std::optional<Edge> output,
+                       std::vector<int32_t> phi_index, const py::bytes& tail_model, std::vector<int32_t> tail_index,
                        std::vector<int64_t> tail_shape) {
              Plan p;
              p.length = length, p.phi_dim = phi_dim;
              p.input.shape = std::move(input_shape);
              p.input.position_stride = position_stride, p.input.base_stride = base_stride;
              p.phi_model = phi_model;
-             p.layers = std::move(layers);
-             p.dense = std::move(dense);
+             p.nodes = std::move(nodes);
+             if (output) p.output = *output;
+             p.phi_index = std::move(phi_index);
              p.tail_model = tail_model;
+             p.tail_index = std::move(tail_index);
              p.tail_shape = std::move(tail_shape);
              p.validate();
              return p;
            }),
            py::arg("length"), py::arg("phi_dim"), py::arg("input_shape"), py::arg("position_stride"),
-           py::arg("base_stride"), py::arg("phi_model"), py::arg("layers") = std::vector<Layer>{},
-           py::arg("dense") = py::none(), py::arg("tail_model") = py::bytes(), py::arg("tail_shape") = std::vector<int64_t>{})
+           py::arg("base_stride"), py::arg("phi_model"), py::arg("nodes") = std::vector<Node>{},
+           py::arg("output") = py::none(), py::arg("phi_index") = std::vector<int32_t>{},
+           py::arg("tail_model") = py::bytes(), py::arg("tail_index") = std::vector<int32_t>{},
+           py::arg("tail_shape") = std::vector<int64_t>{})
       .def_readonly("length", &Plan::length)
       .def_readonly("phi_dim", &Plan::phi_dim)
-      .def_readonly("layers", &Plan::layers)
+      .def_readonly("nodes", &Plan::nodes)
       .def(
           "save", [](const Plan& p, const FloatArray& scale, const std::string& dir) { save_plan({p, to_vector(scale)}, dir); },
           py::arg("scale"), py::arg("folder"), "Write the plan folder that the seqmaxent-bench binary reads")
@@ -128,6 +131,25 @@ PYBIND11_MODULE(_core, m) {
       .def_property_readonly("threads", &Engine::threads)
       .def_property_readonly("incremental", &Engine::incremental)
       .def_property_readonly("path", &Engine::path)
+      .def_property_readonly(
+          "nodes",
+          [](const Engine& e) {
+            py::list out;
+            for (const NodeReport& r : e.nodes())
+              out.append(py::dict(py::arg("label") = r.label, py::arg("kind") = r.kind, py::arg("how") = r.how,
+                                  py::arg("rows_kept") = r.rows_kept, py::arg("length") = r.length,
+                                  py::arg("window") = r.window));
+            return out;
+          },
+          "How the core evaluates each node: label, kind, how, rows kept, output rows, rows one change moves")
+      .def_property_readonly(
+          "flops",
+          [](const Engine& e) {
+            const Flops f = e.flops();
+            return py::make_tuple(f.incremental, f.full);
+          },
+          "FLOPs of one proposal through the core's nodes: (single-base change averaged over positions, full pass)")
+      .def_property_readonly("chain_bytes", &Engine::chain_bytes, "Bytes of state the core keeps per chain")
       .def(
           "phi",
           [](Engine& engine, py::array_t<uint8_t, py::array::c_style | py::array::forcecast> codes) {

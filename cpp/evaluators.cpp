@@ -4,86 +4,23 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <map>
 #include <optional>
 #include <stdexcept>
 
-#ifdef __AVX512F__
-#include <immintrin.h>
-#endif
+#include "kernels.hpp"
 
 namespace seqmaxent {
 
 namespace {
 
-constexpr int kOrtBlock = 16;       // chains per ONNX Runtime batch on the CPU
-constexpr int kGpuBlock = 2048;     // chains per batch on a GPU
-constexpr int kCoreBlockMax = 256;  // chains per block on the core-only path
+constexpr int kOrtBlock = 16;                      // chains per ONNX Runtime batch on the CPU
+constexpr int kGpuBlock = 2048;                    // chains per batch on a GPU
+constexpr int kCoreBlockMax = 256;                 // chains per block on the core-only path
+constexpr int64_t kBlockBytes = int64_t(1) << 30;  // state per block on the core-only path (at least one ladder)
 
-// 16 floats, one AVX-512 register (two AVX2 ones); unaligned loads and stores.
-typedef float vec16 __attribute__((vector_size(64), aligned(4)));
-constexpr int kLanes = 16;
 int round_up(int n, int m) { return (n + m - 1) / m * m; }
-
-// y[0, NV*16) += sum_q value[q] * rows[channel[q] * stride + (0, NV*16)], NV vectors in registers.
-template <int NV>
-void sparse_gemv(const float* __restrict value, const uint16_t* __restrict channel, int nnz,
-                 const float* __restrict rows, size_t stride, float* __restrict y) {
-  vec16 acc[NV];
-  for (int v = 0; v < NV; ++v) __builtin_memcpy(&acc[v], y + v * kLanes, sizeof(vec16));
-  for (int q = 0; q < nnz; ++q) {
-    const float* row = rows + channel[q] * stride;
-    const float a = value[q];
-    for (int v = 0; v < NV; ++v) {
-      vec16 w;
-      __builtin_memcpy(&w, row + v * kLanes, sizeof(vec16));
-      acc[v] += a * w;
-    }
-  }
-  for (int v = 0; v < NV; ++v) __builtin_memcpy(y + v * kLanes, &acc[v], sizeof(vec16));
-}
-
-// Packs the nonzero entries of d[0, n) to the front of d, their indices into index; returns their count.
-int compress_nonzero(float* __restrict d, uint16_t* __restrict index, int n) {
-  int nnz = 0, c = 0;
-#ifdef __AVX512F__
-  const __m512i lanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-  for (; c + kLanes <= n; c += kLanes) {
-    const __m512 v = _mm512_loadu_ps(d + c);
-    const __mmask16 keep = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_NEQ_UQ);
-    const __m512i idx = _mm512_add_epi32(lanes, _mm512_set1_epi32(c));
-    _mm512_storeu_ps(d + nnz, _mm512_maskz_compress_ps(keep, v));
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(index + nnz),
-                        _mm512_cvtepi32_epi16(_mm512_maskz_compress_epi32(keep, idx)));
-    nnz += __builtin_popcount(keep);
-  }
-#endif
-  for (; c < n; ++c) {
-    const float v = d[c];
-    d[nnz] = v;
-    index[nnz] = uint16_t(c);
-    nnz += (v != 0.f);
-  }
-  return nnz;
-}
-
-// The same for any width that is a multiple of 16, in passes of up to 8 vectors.
-void sparse_gemv(const float* value, const uint16_t* channel, int nnz, const float* rows, size_t stride, float* y,
-                 int width) {
-  for (int k = 0; k < width; k += 8 * kLanes) {
-    const float* r = rows + k;
-    float* out = y + k;
-    switch (std::min(8, (width - k) / kLanes)) {
-      case 1: sparse_gemv<1>(value, channel, nnz, r, stride, out); break;
-      case 2: sparse_gemv<2>(value, channel, nnz, r, stride, out); break;
-      case 3: sparse_gemv<3>(value, channel, nnz, r, stride, out); break;
-      case 4: sparse_gemv<4>(value, channel, nnz, r, stride, out); break;
-      case 5: sparse_gemv<5>(value, channel, nnz, r, stride, out); break;
-      case 6: sparse_gemv<6>(value, channel, nnz, r, stride, out); break;
-      case 7: sparse_gemv<7>(value, channel, nnz, r, stride, out); break;
-      default: sparse_gemv<8>(value, channel, nnz, r, stride, out); break;
-    }
-  }
-}
+int floor_div(int a, int b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
 
 // One ONNX Runtime session run over caller-owned input and output buffers.
 class OrtCall {
@@ -162,8 +99,6 @@ class OnehotBlock final : public BlockEvaluator {
   OrtCall call_;
 };
 
-int floor_div(int a, int b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
-
 // Elementwise ops over rows of channels, padded to `width` floats (affine padding is zero).
 class Elementwise {
  public:
@@ -177,6 +112,7 @@ class Elementwise {
   }
   bool relu_only() const { return ops_.size() == 1 && ops_[0].kind == Step::Kind::relu; }
   bool identity() const { return ops_.empty(); }
+  int size() const { return int(ops_.size()); }
   // out[0, width) = f(in[0, width)); out may be in.
   void apply(const float* in, float* out) const {
     if (in != out) std::copy_n(in, width_, out);
@@ -217,86 +153,92 @@ class Elementwise {
   std::vector<Op> ops_;
 };
 
-// d = f(now) - f(before) over a row of C channels (tmp: one padded row), packed to its nonzero
-// entries; returns their count.
-int delta_row(const Elementwise& f, const float* now, const float* before, int C, float* d, uint16_t* channel,
-              float* tmp) {
-  if (f.relu_only()) {
-#pragma omp simd
-    for (int c = 0; c < C; ++c) d[c] = (now[c] > 0.f ? now[c] : 0.f) - (before[c] > 0.f ? before[c] : 0.f);
-  } else if (f.identity()) {
-#pragma omp simd
-    for (int c = 0; c < C; ++c) d[c] = now[c] - before[c];
-  } else {
-    f.apply(now, d);
-    f.apply(before, tmp);
-    for (int c = 0; c < C; ++c) d[c] -= tmp[c];
-  }
-  return compress_nonzero(d, channel, C);
-}
-
-// Outputs of a layer whose window reaches into input positions [a, b), as [first, last).
-struct Reach {
-  int first, last;
+// Rows [first, last) of a node's output.
+struct Rows {
+  int first = 0, last = 0;
   bool empty() const { return first >= last; }
+  int size() const { return std::max(last - first, 0); }
+  Rows clip(int lo, int hi) const { return {std::max(first, lo), std::min(last, hi)}; }
+  Rows hull(Rows o) const {
+    if (empty()) return o;
+    if (o.empty()) return *this;
+    return {std::min(first, o.first), std::max(last, o.last)};
+  }
 };
-Reach reach(const Layer& y, int a, int b) {
+
+bool windowed(Node::Kind k) { return k == Node::Kind::conv || k == Node::Kind::max_pool || k == Node::Kind::avg_pool; }
+
+// Output rows of a conv or pool whose window reaches input rows `in`.
+Rows reach(const Node& y, Rows in) {
   const int span = (y.width - 1) * y.dilation;
-  int first = floor_div(a + y.pad_left - span + y.stride - 1, y.stride);
-  int last = floor_div(b - 1 + y.pad_left, y.stride) + 1;
-  return {std::max(first, 0), std::min(last, y.out_length)};
+  const int first = floor_div(in.first + y.pad_left - span + y.stride - 1, y.stride);
+  const int last = floor_div(in.last - 1 + y.pad_left, y.stride) + 1;
+  return Rows{first, last}.clip(0, y.length);
 }
 
-// The first convolution in a form for single-base updates: for each position, the outputs
-// (output index, tap) whose window covers it, in increasing output order, and per tap the
-// weight change of each base swap.
+// Input rows (of `length`) that a conv or pool reads for its output rows `out`.
+Rows window_of(const Node& y, Rows out, int length) {
+  if (out.empty()) return {};
+  return Rows{out.first * y.stride - y.pad_left, (out.last - 1) * y.stride - y.pad_left + (y.width - 1) * y.dilation + 1}
+      .clip(0, length);
+}
+
+// A conv on the one-hot input in a form for single-base updates: for each input row, the
+// outputs (output index, tap) whose window covers it, in increasing output order, and per tap
+// the weight change of each base swap.
 class FirstConv {
  public:
-  FirstConv(const Layer& conv, int length) : conv_(conv), length_(length), first_(length + 1) {
-    const int C = conv.out_channels, W = conv.width;
-    delta_.resize(size_t(W) * 16 * C);
-    for (int p = 0; p < length; ++p) {
-      first_[p] = int(taps_.size());
+  FirstConv(const Node& conv, const Edge& in, int padded)
+      : conv_(conv), in_(in), Cp_(padded), first_(in.length + 1) {
+    const int C = conv.channels, W = conv.width;
+    delta_.assign(size_t(W) * 16 * Cp_, 0.f);
+    for (int q = 0; q < in.length; ++q) {
+      first_[q] = int(taps_.size());
       for (int t = W - 1; t >= 0; --t) {  // output index grows as the tap shrinks
-        int q = p + conv.pad_left - t * conv.dilation;
-        if (q >= 0 && q % conv.stride == 0 && q / conv.stride < conv.out_length) taps_.push_back({q / conv.stride, t});
+        const int a = q + conv.pad_left - t * conv.dilation;
+        if (a >= 0 && a % conv.stride == 0 && a / conv.stride < conv.length) taps_.push_back({a / conv.stride, t});
       }
     }
-    first_[length] = int(taps_.size());
+    first_[in.length] = int(taps_.size());
     for (int t = 0; t < W; ++t)
       for (int a = 0; a < kBases; ++a)
         for (int b = 0; b < kBases; ++b)
-          for (int c = 0; c < C; ++c)
-            delta_[((size_t(t) * 16) + a * 4 + b) * C + c] = weight(c, b, t) - weight(c, a, t);
+          for (int c = 0; c < C; ++c) delta_[((size_t(t) * 16) + a * 4 + b) * Cp_ + c] = weight(c, b, t) - weight(c, a, t);
   }
   struct Tap {
     int out, tap;
   };
-  const Tap* begin(int p) const { return taps_.data() + first_[p]; }
-  const Tap* end(int p) const { return taps_.data() + first_[p + 1]; }
-  Reach outputs(int p) const { return begin(p) == end(p) ? Reach{0, 0} : Reach{begin(p)->out, (end(p) - 1)->out + 1}; }
-  // Change of output channel c (contiguous over c) for tap t when a base goes from a to b.
-  const float* delta(int t, int a, int b) const { return delta_.data() + ((size_t(t) * 16) + a * 4 + b) * conv_.out_channels; }
-  // Outputs (out_length rows of `row` floats, channels first in each) of one sequence.
-  void compute(const uint8_t* codes, float* y, int row) const {
-    const int C = conv_.out_channels;
-    for (int j = 0; j < conv_.out_length; ++j) {
-      float* yj = y + size_t(j) * row;
-      std::fill_n(yj, row, 0.f);
+  // The taps of sequence position p, or none when the conv does not read it.
+  const Tap* begin(int p) const { return taps_.data() + first_[row(p)]; }
+  const Tap* end(int p) const { return taps_.data() + first_[row(p) + 1]; }
+  // Change of output channel c (contiguous over c, padded with zeros) for tap t when a base goes from a to b.
+  const float* delta(int t, int a, int b) const { return delta_.data() + ((size_t(t) * 16) + a * 4 + b) * Cp_; }
+  // Output rows `rows` of one sequence into y (row j at y + (j - rows.first) * stride, channels first).
+  void compute(const uint8_t* codes, Rows rows, float* y, int stride) const {
+    const int C = conv_.channels;
+    for (int j = rows.first; j < rows.last; ++j) {
+      float* yj = y + size_t(j - rows.first) * stride;
+      std::fill_n(yj, stride, 0.f);
       std::copy_n(conv_.bias.data(), C, yj);
       for (int t = 0; t < conv_.width; ++t) {
-        int p = j * conv_.stride - conv_.pad_left + t * conv_.dilation;
-        if (p < 0 || p >= length_ || codes[p] == kUnknown) continue;  // padding and N add nothing
-        const int b = codes[p];
+        const int q = j * conv_.stride - conv_.pad_left + t * conv_.dilation;
+        if (q < 0 || q >= in_.length || codes[q + in_.offset] == kUnknown) continue;  // padding and N add nothing
+        const int b = codes[q + in_.offset];
         for (int c = 0; c < C; ++c) yj[c] += weight(c, b, t);
       }
     }
   }
 
  private:
+  // The edge row of position p (length: a position the conv does not read, which has no taps).
+  int row(int p) const {
+    const int q = p - in_.offset;
+    return q < 0 || q >= in_.length ? in_.length : q;
+  }
   float weight(int c, int b, int t) const { return conv_.weight[(size_t(c) * kBases + b) * conv_.width + t]; }
-  const Layer& conv_;
-  int length_;
+  const Node& conv_;
+  const Edge& in_;
+  int Cp_;
   std::vector<Tap> taps_;
   std::vector<int> first_;
   std::vector<float> delta_;
@@ -304,432 +246,505 @@ class FirstConv {
 
 }  // namespace
 
-// The plan's layers prepared for the blocks (shared, read-only): rows padded to whole vectors,
-// conv weights as (width, in, padded out) row blocks, and how many output rows of each layer a
-// single mutation can change (at least 1, the size of its buffers).
-struct Stack {
-  struct Level {
-    const Layer& layer;
-    int C, Cp, window;  // channels, padded channels, most rows one mutation changes
-    Elementwise after;
-    std::vector<float> rows;  // conv after the first: weight as (width, in_channels, Cp)
+// The plan's nodes prepared for the blocks (shared, read-only): rows padded to whole vectors,
+// weights as row blocks, the rows of each node that Phi needs (the backward cone of the
+// outputs), and how many of them a single mutation can change (the size of the saved rows).
+struct Graph {
+  struct In {
+    int node, offset, length;
+    Elementwise map;  // padded to the producer's padded channels
   };
-  Stack(const Plan& plan)
-      : first(plan.layers[0], plan.length),
-        H(plan.dense ? plan.dense->out_features : 0),
-        Hp(round_up(H, kLanes)),
-        dense_after(plan.dense ? plan.dense->after : std::vector<Step>{}, Hp) {
-    for (const Layer& y : plan.layers) {
-      const int Cp = round_up(y.out_channels, kLanes);
-      Level level{y, y.out_channels, Cp, 1, Elementwise(y.after, Cp), {}};
-      if (&y != &plan.layers[0] && y.kind == Layer::Kind::conv) {
-        level.rows.assign(size_t(y.width) * y.in_channels * Cp, 0.f);
-        for (int co = 0; co < y.out_channels; ++co)
-          for (int ci = 0; ci < y.in_channels; ++ci)
+  struct Prepared {
+    const Node& node;
+    int C, Cp;
+    Rows need;
+    int window = 0;
+    std::vector<In> in;
+    std::vector<float> rows;  // conv: weight as (width, in channels, Cp); dense: (in rows, in channels, Cp)
+    std::optional<FirstConv> first;
+    bool used() const { return !need.empty(); }
+  };
+
+  explicit Graph(const Plan& plan)
+      : length(plan.length), tail(!plan.tail_model.empty()), output(edge(plan, plan.output)) {
+    for (const Node& y : plan.nodes) {
+      const int Cp = round_up(y.channels, kLanes);
+      Prepared p{y, y.channels, Cp, {}, 0, {}, {}, {}};
+      for (const Edge& e : y.inputs) p.in.push_back(edge(plan, e));
+      const int Cin = y.inputs.empty() ? 0 : plan.nodes[y.inputs[0].node].channels;
+      if (y.kind == Node::Kind::conv && y.inputs[0].node == 0) {
+        p.first.emplace(y, y.inputs[0], Cp);
+      } else if (y.kind == Node::Kind::conv) {
+        p.rows.assign(size_t(y.width) * Cin * Cp, 0.f);
+        for (int co = 0; co < y.channels; ++co)
+          for (int ci = 0; ci < Cin; ++ci)
             for (int t = 0; t < y.width; ++t)
-              level.rows[(size_t(t) * y.in_channels + ci) * Cp + co] = y.weight[(size_t(co) * y.in_channels + ci) * y.width + t];
+              p.rows[(size_t(t) * Cin + ci) * Cp + co] = y.weight[(size_t(co) * Cin + ci) * y.width + t];
+      } else if (y.kind == Node::Kind::dense) {
+        const int rows = y.inputs[0].length;
+        p.rows.assign(size_t(rows) * Cin * Cp, 0.f);
+        for (int co = 0; co < y.channels; ++co)
+          for (size_t k = 0; k < size_t(rows) * Cin; ++k) p.rows[k * Cp + co] = y.weight[co * size_t(rows) * Cin + k];
       }
-      levels.push_back(std::move(level));
+      nodes.push_back(std::move(p));
     }
-    for (int p = 0; p < plan.length; ++p) {
-      Reach r = first.outputs(p);
-      for (size_t l = 0; l < levels.size() && !r.empty(); ++l) {
-        if (l) r = reach(levels[l].layer, r.first, r.last);
-        levels[l].window = std::max(levels[l].window, r.last - r.first);
+    // What Phi reads, then each node's needs, from the output back to the input.
+    const Prepared& out = nodes[plan.output.node];
+    if (tail) {
+      nodes[plan.output.node].need = {0, out.node.length};
+      tail_pos.resize(plan.tail_index.size());
+      for (size_t e = 0; e < plan.tail_index.size(); ++e) tail_pos[plan.tail_index[e]] = int32_t(e);
+    } else {
+      std::map<int, int> slot;
+      for (int32_t e : plan.phi_index) slot.emplace(e / out.C, 0);
+      for (auto& [r, s] : slot) s = int(out_rows.size()), out_rows.push_back(r);
+      for (int32_t e : plan.phi_index) phi_slot.push_back(slot[e / out.C] * out.Cp + e % out.C);
+      nodes[plan.output.node].need = Rows{out_rows.front(), out_rows.back() + 1}.clip(0, output.length);
+      nodes[plan.output.node].need.first += output.offset, nodes[plan.output.node].need.last += output.offset;
+    }
+    for (size_t k = nodes.size() - 1; k >= 1; --k) {
+      const Prepared& y = nodes[k];
+      if (!y.used()) continue;
+      for (const In& e : y.in) {
+        Rows q = y.node.kind == Node::Kind::dense ? Rows{0, e.length}
+                 : windowed(y.node.kind)          ? window_of(y.node, y.need, e.length)
+                                                  : y.need.clip(0, e.length);
+        nodes[e.node].need = nodes[e.node].need.hull({q.first + e.offset, q.last + e.offset});
       }
     }
-    if (plan.dense) {
-      // Dense weight (H, C * L) with flatten index c * L + j, as (L, C, Hp) rows, zero-padded.
-      const Layer& last = plan.layers.back();
-      const int C = last.out_channels, L = last.out_length;
-      dense_rows.assign(size_t(Hp) * C * L, 0.f);
-      for (int k = 0; k < H; ++k)
-        for (int c = 0; c < C; ++c)
-          for (int j = 0; j < L; ++j)
-            dense_rows[(size_t(j) * C + c) * Hp + k] = plan.dense->weight[size_t(k) * C * L + size_t(c) * L + j];
-      dense_bias.assign(Hp, 0.f);
-      std::copy(plan.dense->bias.begin(), plan.dense->bias.end(), dense_bias.begin());
+    nodes[0].need = {0, length};
+    std::vector<Rows> changed(nodes.size());
+    for (int p = 0; p < length; ++p) {
+      changed_by(p, changed);
+      for (size_t k = 1; k < nodes.size(); ++k) nodes[k].window = std::max(nodes[k].window, changed[k].size());
     }
   }
-  FirstConv first;
-  std::vector<Level> levels;
-  int H, Hp;
-  Elementwise dense_after;
-  std::vector<float> dense_rows, dense_bias;
+
+  // Rows of node k that change when its producers' rows of(producer) do (within what is needed).
+  template <class Of>
+  Rows changed_rows(size_t k, Of&& of) const {
+    const Prepared& y = nodes[k];
+    Rows r;
+    for (const In& e : y.in) {
+      const Rows c = of(e.node);
+      const Rows q = Rows{c.first - e.offset, c.last - e.offset}.clip(0, e.length);
+      if (q.empty()) continue;
+      r = r.hull(windowed(y.node.kind) ? reach(y.node, q) : y.node.kind == Node::Kind::dense ? Rows{0, 1} : q);
+    }
+    return r.clip(y.need.first, y.need.last);
+  }
+  // Every node's changed rows for a change at position p.
+  void changed_by(int p, std::vector<Rows>& changed) const {
+    changed[0] = {p, p + 1};
+    for (size_t k = 1; k < nodes.size(); ++k)
+      changed[k] = nodes[k].used() ? changed_rows(k, [&](int n) { return changed[n]; }) : Rows{};
+  }
+
+  // Multiply-adds x 2, plus adds, compares and elementwise ops, of one proposal.
+  Flops flops() const {
+    Flops f;
+    std::vector<Rows> changed(nodes.size());
+    for (size_t k = 1; k < nodes.size(); ++k) {
+      const Prepared& y = nodes[k];
+      const Node& n = y.node;
+      const In& e = y.in[0];
+      const double Cin = nodes[e.node].C;
+      double maps = 0.0;
+      for (const In& i : y.in) maps += double(i.map.size()) * nodes[i.node].C * i.length;
+      if (n.kind == Node::Kind::conv) f.full += 2.0 * n.length * y.C * Cin * n.width + maps;
+      if (n.kind == Node::Kind::dense) f.full += 2.0 * y.C * e.length * Cin + maps;
+      if (n.kind == Node::Kind::max_pool || n.kind == Node::Kind::avg_pool) f.full += double(n.length) * y.C * n.width + maps;
+      if (n.kind == Node::Kind::add) f.full += double(n.length) * y.C * (double(y.in.size()) - 1.0) + maps;
+    }
+    for (int p = 0; p < length; ++p) {
+      changed_by(p, changed);
+      for (size_t k = 1; k < nodes.size(); ++k) {
+        const Prepared& y = nodes[k];
+        const Rows r = changed[k];
+        if (r.empty()) continue;
+        const Node& n = y.node;
+        const In& e = y.in[0];
+        const double Cin = nodes[e.node].C;
+        const Rows q = Rows{changed[e.node].first - e.offset, changed[e.node].last - e.offset}.clip(0, e.length);
+        const double delta = (e.map.size() + 1.0) * Cin;  // one changed input row's change
+        if (y.first) {
+          for (const FirstConv::Tap* t = y.first->begin(p); t != y.first->end(p); ++t) f.incremental += (t->out >= r.first && t->out < r.last) * y.C;
+        } else if (n.kind == Node::Kind::conv) {
+          // Input rows a in q reach output j = (a + pad - t * dilation) / stride in r through tap t.
+          f.incremental += q.size() * delta;
+          for (int t = 0; t < n.width; ++t) {
+            const int shift = n.pad_left - t * n.dilation;
+            const int lo = std::max(q.first + shift, r.first * n.stride), hi = std::min(q.last + shift, (r.last - 1) * n.stride + 1);
+            if (hi > lo) f.incremental += double(floor_div(hi - 1, n.stride) - floor_div(lo - 1, n.stride)) * 2.0 * Cin * y.C;
+          }
+        } else if (n.kind == Node::Kind::dense) {
+          f.incremental += q.size() * (delta + 2.0 * Cin * y.C);
+        } else if (n.kind == Node::Kind::add) {
+          for (const In& i : y.in) f.incremental += double(r.size()) * y.C * (i.map.size() + 1.0);
+        } else {
+          f.incremental += double(r.size()) * y.C * n.width * (e.map.size() + 1.0);
+        }
+      }
+    }
+    f.incremental /= length;
+    return f;
+  }
+
+  int64_t chain_bytes() const {
+    int64_t floats = 0;
+    for (const Prepared& y : nodes)
+      if (&y != &nodes[0] && y.used()) floats += int64_t(y.need.size() + y.window) * y.Cp;
+    return floats * int64_t(sizeof(float));
+  }
+
+  int length;
+  bool tail;
+  In output;
+  std::vector<Prepared> nodes;
+  std::vector<int> out_rows;      // the output's edge rows that Phi reads, ascending
+  std::vector<int32_t> phi_slot;  // per Phi unit: its place in those rows' mapped values (row slot * Cp + channel)
+  std::vector<int32_t> tail_pos;  // per entry row * C + c of the tail's node: its element in the tail input
+
+ private:
+  static In edge(const Plan& plan, const Edge& e) {
+    const int Cp = round_up(plan.nodes.empty() ? 1 : plan.nodes[e.node].channels, kLanes);
+    return In{e.node, e.offset, e.length, Elementwise(e.map, Cp)};
+  }
 };
 
 namespace {
 
-// The layers in the core, updated in place per proposal: each layer recomputes only the output
-// rows whose window reaches a changed input row (fastISM's idea), and rows that come out
-// unchanged are trimmed from what the next layer sees. Convs after the first add their weights
-// times the (sparse) changes of their input; pools recompute their changed windows. Old rows
-// are saved and put back for rejected proposals. A dense layer after them is updated from the
-// changes of its input only. The core's output (dense, or last layer) is Phi, or the input of
-// the tail that ONNX Runtime runs.
+// Every node's rows of each chain, updated in place per proposal: a node recomputes only the
+// rows that a changed row of its inputs reaches and that Phi needs (fastISM's idea, over a
+// graph). Convs and dense layers add their weights times the (sparse) changes of their inputs;
+// pools and sums recompute their changed rows exactly. Rows that come out unchanged are
+// trimmed from what later nodes see. Old rows are saved and put back for rejected proposals.
 //
-// Layers run one after another over the whole block so that each layer's weights are read
-// from cache for all chains. The dense update is ordered by input row j, so each block of
-// dense weights (C x H) is read once per step and shared by every chain whose change reaches
-// j. Each chain's own sums always run in the same order, so results do not depend on how
-// chains are grouped into blocks.
-class StackBlock final : public BlockEvaluator {
+// Nodes run one after another over the whole block so that each node's weights are read from
+// cache for all chains. A dense update is ordered by input row, so each block of its weights is
+// read once per step and shared by every chain whose change reaches that row. Each chain's own
+// sums always run in the same order, so results do not depend on how chains are grouped.
+class GraphBlock final : public BlockEvaluator {
  public:
-  StackBlock(const Plan& plan, const Stack& stack, Ort::Session* tail, int n)
-      : n_(n), length_(plan.length), dense_(plan.dense.has_value()), stack_(stack), levels_(stack.levels.size()) {
-    int rows = 0, widest = 0;
-    for (size_t l = 0; l < levels_.size(); ++l) {
-      const Stack::Level& s = stack.levels[l];
-      State& st = levels_[l];
-      st.y.assign(size_t(n) * s.layer.out_length * s.Cp, 0.f);
-      st.saved.assign(size_t(n) * s.window * s.Cp, 0.f);
-      st.range.assign(n, Range{});
-      slot_ = std::max(slot_, s.window * s.Cp);
-      window_ = std::max(window_, s.window);
-      rows = std::max(rows, s.layer.out_length);
-      widest = std::max(widest, s.Cp);
+  GraphBlock(const Plan& plan, const Graph& g, Ort::Session* tail, int n)
+      : n_(n), P_(plan.phi_dim), g_(g), k_(kernels()), state_(g.nodes.size()) {
+    int widest = 0, rows = 1;
+    for (size_t k = 0; k < g.nodes.size(); ++k) {
+      const Graph::Prepared& y = g.nodes[k];
+      State& s = state_[k];
+      s.range.assign(n, Range{});
+      widest = std::max(widest, y.Cp);
+      if (k == 0 || !y.used()) continue;
+      s.y.assign(size_t(n) * y.need.size() * y.Cp, 0.f);
+      s.saved.assign(size_t(n) * std::max(y.window, 1) * y.Cp, 0.f);
+      if (y.node.kind == Node::Kind::dense) {
+        by_row_.resize(std::max(by_row_.size(), size_t(n) * std::max(g.nodes[y.in[0].node].window, 1)));
+        first_.resize(std::max(first_.size(), size_t(y.in[0].length) + 1));
+      }
+      if (y.node.kind == Node::Kind::conv || y.node.kind == Node::Kind::dense) rows = std::max(rows, y.in[0].length);
     }
-    delta_.assign(size_t(n) * slot_, 0.f);
-    channel_.assign(size_t(n) * slot_, 0);
-    nonzero_.assign(size_t(n) * window_, 0);
-    act_.assign(size_t(rows) * widest, 0.f);
-    act_channel_.assign(size_t(rows) * widest, 0);
-    act_nonzero_.assign(rows, 0);
-    tmp_.assign(std::max(widest, stack.Hp), 0.f);
-    phi_.assign(size_t(n) * plan.phi_dim, 0.f);
-    const Layer& last = plan.layers.back();
-    if (dense_) {
-      h_.assign(size_t(n) * stack.Hp, 0.f);
-      h_new_.assign(size_t(n) * stack.Hp, 0.f);
-      by_row_.assign(size_t(n) * window_, 0);
-      first_.assign(last.out_length + 1, 0);
-    }
+    d_.assign(widest, 0.f), tmp_.assign(widest, 0.f), tmp2_.assign(widest, 0.f);
+    ch_.assign(widest, 0);
+    act_.assign(size_t(rows) * widest, 0.f), act_channel_.assign(size_t(rows) * widest, 0), act_nonzero_.assign(rows, 0);
+    phi_.assign(size_t(n) * P_, 0.f);
+    const Graph::Prepared& out = g.nodes[g.output.node];
     if (tail) {
-      x_tail_.assign(size_t(n) * (dense_ ? stack.H : last.out_channels * last.out_length), 0.f);
-      call_.emplace(*tail, x_tail_.data(), plan.tail_shape, n, phi_.data(), plan.phi_dim);
+      x_tail_.assign(size_t(n) * out.C * out.node.length, 0.f);
+      call_.emplace(*tail, x_tail_.data(), plan.tail_shape, n, phi_.data(), P_);
+    } else {
+      out_mapped_.assign(g.out_rows.size() * out.Cp, 0.f);
     }
   }
 
   const float* reset(const uint8_t* codes) override {
     for (int i = 0; i < n_; ++i) {
-      stack_.first.compute(codes + size_t(i) * length_, y(0, i), stack_.levels[0].Cp);
-      for (size_t l = 1; l < levels_.size(); ++l) compute_layer(l, i);
-      if (!dense_) {
-        write_tail(i, 0, stack_.levels.back().layer.out_length);
-      } else {
-        float* h = h_.data() + size_t(i) * stack_.Hp;
-        std::copy(stack_.dense_bias.begin(), stack_.dense_bias.end(), h);
-        const size_t l = levels_.size() - 1;
-        const Stack::Level& s = stack_.levels[l];
-        activate_rows(l, i);
-        for (int j = 0; j < s.layer.out_length; ++j)
-          sparse_gemv(act_.data() + size_t(j) * s.Cp, act_channel_.data() + size_t(j) * s.Cp, act_nonzero_[j],
-                      stack_.dense_rows.data() + size_t(j) * s.C * stack_.Hp, stack_.Hp, h, stack_.Hp);
-        phi_out(i, h);
-      }
+      for (size_t k = 1; k < g_.nodes.size(); ++k)
+        if (g_.nodes[k].used()) compute(k, i, codes + size_t(i) * g_.length);
+      write_output(i, g_.nodes[g_.output.node].need);
     }
     if (call_) call_->run();
     return phi_.data();
   }
 
   const float* propose(const Mutation* m) override {
-    for (int i = 0; i < n_; ++i) {
-      if (i + 8 < n_) prefetch_first(i + 8, m[i + 8].position);
-      propose_first(i, m[i]);
+    for (int i = 0; i < n_; ++i) state_[0].range[i] = {m[i].position, m[i].position + 1, m[i].position, m[i].position + 1};
+    for (size_t k = 1; k < g_.nodes.size(); ++k) {
+      const Graph::Prepared& y = g_.nodes[k];
+      if (!y.used()) continue;
+      if (y.node.kind == Node::Kind::dense) {
+        propose_dense(k);
+        continue;
+      }
+      for (int i = 0; i < n_; ++i) {
+        if (y.first && i + 8 < n_) prefetch(k, i + 8, m[i + 8].position);
+        propose_node(k, i, m[i]);
+      }
     }
-    for (size_t l = 1; l < levels_.size(); ++l)
-      for (int i = 0; i < n_; ++i) propose_layer(l, i);
-    if (dense_) {
-      propose_dense();
-    } else {
-      for (int i = 0; i < n_; ++i) write_tail(i, levels_.back().range[i].first, levels_.back().range[i].last);
-    }
+    for (int i = 0; i < n_; ++i) write_output(i, changed(g_.output.node, i));
     if (call_) call_->run();
     return phi_.data();
   }
 
   void commit(const Mutation*, const uint8_t* accepted) override {
     for (int i = 0; i < n_; ++i) {
-      if (accepted[i]) {
-        if (dense_) std::copy_n(h_new_.data() + size_t(i) * stack_.Hp, stack_.Hp, h_.data() + size_t(i) * stack_.Hp);
-        continue;
+      if (accepted[i]) continue;
+      for (size_t k = 1; k < g_.nodes.size(); ++k) {
+        const Range& r = state_[k].range[i];
+        if (r.base < r.end)
+          std::copy_n(saved(k, i), size_t(r.end - r.base) * g_.nodes[k].Cp, row(k, i, r.base));
       }
-      for (size_t l = 0; l < levels_.size(); ++l) {
-        const Range& r = levels_[l].range[i];
-        const int Cp = stack_.levels[l].Cp;
-        std::copy_n(saved(l, i), size_t(r.end - r.base) * Cp, y(l, i) + size_t(r.base) * Cp);
-      }
-      if (!dense_) write_tail(i, levels_.back().range[i].first, levels_.back().range[i].last);
+      const Range& r = state_[g_.output.node].range[i];
+      if (call_) write_output(i, {r.base, r.end});
     }
   }
 
  private:
-  // Rows [first, last) of a layer's output changed for the next layer; rows [base, end) were
-  // saved (saved row k is row base + k), and delta slot k holds the change of row base + k.
+  // Rows [first, last) of a node changed for later nodes; rows [base, end) were saved (saved
+  // row k is row base + k).
   struct Range {
     int first = 0, last = 0, base = 0, end = 0;
   };
   struct State {
-    std::vector<float> y, saved;
+    std::vector<float> y, saved;  // per chain: rows need.first.. of the node; its saved rows
     std::vector<Range> range;
   };
 
-  float* y(size_t l, int i) {
-    const auto& s = stack_.levels[l];
-    return levels_[l].y.data() + size_t(i) * s.layer.out_length * s.Cp;
+  float* row(size_t k, int i, int j) {
+    const Graph::Prepared& y = g_.nodes[k];
+    return state_[k].y.data() + (size_t(i) * y.need.size() + size_t(j - y.need.first)) * y.Cp;
   }
-  float* saved(size_t l, int i) { return levels_[l].saved.data() + size_t(i) * stack_.levels[l].window * stack_.levels[l].Cp; }
-  // Chain i's slot of row changes passed to the next layer: values, channels, count per row.
-  float* delta(int i) { return delta_.data() + size_t(i) * slot_; }
-  uint16_t* channels(int i) { return channel_.data() + size_t(i) * slot_; }
-  int* nonzeros(int i) { return nonzero_.data() + size_t(i) * window_; }
-  // Does the layer after l (or the dense layer) take the changes of layer l's rows?
-  bool delta_consumer(size_t l) const {
-    return l + 1 < levels_.size() ? stack_.levels[l + 1].layer.kind == Layer::Kind::conv : dense_;
+  float* saved(size_t k, int i) { return state_[k].saved.data() + size_t(i) * std::max(g_.nodes[k].window, 1) * g_.nodes[k].Cp; }
+  // Row j of node k of chain i as it was before this proposal.
+  const float* old_row(size_t k, int i, int j) {
+    const Range& r = state_[k].range[i];
+    return j >= r.base && j < r.end ? saved(k, i) + size_t(j - r.base) * g_.nodes[k].Cp : row(k, i, j);
+  }
+  Rows changed(size_t k, int i) const { return {state_[k].range[i].first, state_[k].range[i].last}; }
+
+  // The edge's row q for chain i, through its map, into out (the producer's padded width).
+  void mapped(const Graph::In& e, int i, int q, float* out) { e.map.apply(row(e.node, i, q + e.offset), out); }
+  // The change of the edge's row q for chain i, packed to its nonzero entries in d_ / ch_; their count.
+  int edge_delta(const Graph::In& e, int i, int q) {
+    const int j = q + e.offset, C = g_.nodes[e.node].C;
+    const float* now = row(e.node, i, j);
+    const float* before = old_row(e.node, i, j);
+    if (e.map.identity() || e.map.relu_only()) {
+      k_.delta(now, before, d_.data(), C, e.map.relu_only());
+    } else {
+      e.map.apply(now, d_.data());
+      e.map.apply(before, tmp_.data());
+      for (int c = 0; c < C; ++c) d_[c] -= tmp_[c];
+    }
+    return k_.compress_nonzero(d_.data(), ch_.data(), C);
   }
 
-  void prefetch_first(int i, int p) {
-    const Reach r = stack_.first.outputs(p);
-    if (r.empty()) return;
-    const int Cp = stack_.levels[0].Cp;
-    const char* a = reinterpret_cast<const char*>(y(0, i) + size_t(r.first) * Cp);
-    const char* b = reinterpret_cast<const char*>(y(0, i) + size_t(r.last) * Cp);
-    for (; a < b; a += 64) __builtin_prefetch(a);
+  void prefetch(size_t k, int i, int p) {
+    const Graph::Prepared& y = g_.nodes[k];
+    const FirstConv::Tap* b = y.first->begin(p);
+    const FirstConv::Tap* e = y.first->end(p);
+    if (b == e) return;
+    const int lo = std::max(b->out, y.need.first), hi = std::min((e - 1)->out + 1, y.need.last);
+    if (lo >= hi) return;
+    const char* a = reinterpret_cast<const char*>(row(k, i, lo));
+    const char* z = reinterpret_cast<const char*>(row(k, i, hi - 1) + y.Cp);
+    for (; a < z; a += 64) __builtin_prefetch(a);
   }
 
-  // First conv: add the weight change of each tap in place, saving the old rows, and (when
-  // the next layer wants them) the activation changes.
-  void propose_first(int i, const Mutation& m) {
-    const Stack::Level& s = stack_.levels[0];
-    const Reach r = stack_.first.outputs(m.position);
-    Range& range = levels_[0].range[i];
+  // Node k (not dense) for chain i: save the rows its inputs' changes reach, update them.
+  void propose_node(size_t k, int i, const Mutation& m) {
+    const Graph::Prepared& y = g_.nodes[k];
+    const Rows r = g_.changed_rows(k, [&](int n) { return changed(n, i); });
+    Range& range = state_[k].range[i];
     range = {r.first, r.last, r.first, r.last};
-    const bool deltas = delta_consumer(0);
-    float* rows = y(0, i);
-    float* old = saved(0, i);
-    float* d = delta(i);
-    uint16_t* ch = channels(i);
-    int* nnz = nonzeros(i);
-    const FirstConv::Tap* tap = stack_.first.begin(m.position);
-    for (int j = r.first, k = 0; j < r.last; ++j, ++k) {
-      float* row = rows + size_t(j) * s.Cp;
-      float* o = old + size_t(k) * s.Cp;
-      if (tap->out != j) {  // a row between taps (stride or dilation): unchanged
-        std::copy_n(row, s.Cp, o);
-        if (deltas) nnz[k] = 0;
-        continue;
-      }
-      const float* dw = stack_.first.delta(tap->tap, m.from, m.to);
-      ++tap;
-      float* dk = d + size_t(k) * s.Cp;
-      if (deltas && s.after.relu_only()) {  // the common case in one pass
-#pragma omp simd
-        for (int c = 0; c < s.C; ++c) {  // (padded channels stay zero in rows and saved rows)
-          const float before = row[c], now = before + dw[c];
-          o[c] = before;
-          row[c] = now;
-          dk[c] = (now > 0.f ? now : 0.f) - (before > 0.f ? before : 0.f);
-        }
-        nnz[k] = compress_nonzero(dk, ch + size_t(k) * s.Cp, s.C);
-        continue;
-      }
-      std::copy_n(row, s.Cp, o);
-#pragma omp simd
-      for (int c = 0; c < s.C; ++c) row[c] += dw[c];
-      if (deltas) nnz[k] = delta_row(s.after, row, o, s.C, dk, ch + size_t(k) * s.Cp, tmp_.data());
-    }
-    if (deltas) trim_by_deltas(0, i); else trim_unchanged(0, i);
-  }
-
-  // Layer l >= 1 for chain i, from the changed rows of layer l - 1.
-  void propose_layer(size_t l, int i) {
-    const Stack::Level& s = stack_.levels[l];
-    const Stack::Level& in = stack_.levels[l - 1];
-    const Range& from = levels_[l - 1].range[i];
-    Range& range = levels_[l].range[i];
-    const Reach r = from.first < from.last ? reach(s.layer, from.first, from.last) : Reach{0, 0};
-    range = {r.first, std::max(r.first, r.last), r.first, std::max(r.first, r.last)};
     if (r.empty()) return;
-    float* rows = y(l, i);
-    std::copy_n(rows + size_t(r.first) * s.Cp, size_t(r.last - r.first) * s.Cp, saved(l, i));
-    if (s.layer.kind == Layer::Kind::conv) {
+    float* old = saved(k, i);
+    if (y.first) {  // add each tap's weight change in place, saving the old rows
+      const FirstConv::Tap* tap = y.first->begin(m.position);
+      const FirstConv::Tap* end = y.first->end(m.position);
+      while (tap != end && tap->out < r.first) ++tap;
+      for (int j = r.first; j < r.last; ++j) {
+        float* rj = row(k, i, j);
+        float* o = old + size_t(j - r.first) * y.Cp;
+        if (tap == end || tap->out != j) {  // a row between taps (stride or dilation): unchanged
+          std::copy_n(rj, y.Cp, o);
+          continue;
+        }
+        k_.save_add(rj, o, y.first->delta(tap->tap, m.from, m.to), y.Cp);
+        ++tap;
+      }
+      trim(k, i);
+      return;
+    }
+    std::copy_n(row(k, i, r.first), size_t(r.size()) * y.Cp, old);
+    if (y.node.kind == Node::Kind::conv) {
       // Input row q's change reaches output j = (q + pad - t * dilation) / stride through tap t.
-      const float* d = delta(i);
-      const uint16_t* ch = channels(i);
-      const int* nnz = nonzeros(i);
-      for (int q = from.first; q < from.last; ++q) {
-        const int k = q - from.base;
-        if (!nnz[k]) continue;
-        for (int t = 0; t < s.layer.width; ++t) {
-          const int a = q + s.layer.pad_left - t * s.layer.dilation;
-          if (a < 0 || a % s.layer.stride) continue;
-          const int j = a / s.layer.stride;
-          if (j >= s.layer.out_length) continue;
-          sparse_gemv(d + size_t(k) * in.Cp, ch + size_t(k) * in.Cp, nnz[k],
-                      s.rows.data() + size_t(t) * s.layer.in_channels * s.Cp, s.Cp, rows + size_t(j) * s.Cp, s.Cp);
+      const Graph::In& e = y.in[0];
+      const int Cin = g_.nodes[e.node].C;
+      const Rows c = changed(e.node, i);
+      const Rows q = Rows{c.first - e.offset, c.last - e.offset}.clip(0, e.length);
+      for (int a = q.first; a < q.last; ++a) {
+        const int nnz = edge_delta(e, i, a);
+        if (!nnz) continue;
+        for (int t = 0; t < y.node.width; ++t) {
+          const int s = a + y.node.pad_left - t * y.node.dilation;
+          if (s < 0 || s % y.node.stride) continue;
+          const int j = s / y.node.stride;
+          if (j < r.first || j >= r.last) continue;
+          k_.sparse_gemv(d_.data(), ch_.data(), nnz, y.rows.data() + size_t(t) * Cin * y.Cp, y.Cp, row(k, i, j), y.Cp);
         }
       }
     } else {
-      for (int j = r.first; j < r.last; ++j) pool_row(l, i, j);
+      for (int j = r.first; j < r.last; ++j) recompute_row(k, i, j);
     }
-    if (delta_consumer(l)) {
-      float* d = delta(i);
-      uint16_t* ch = channels(i);
-      int* nnz = nonzeros(i);
-      const float* old = saved(l, i);
-      for (int j = r.first, k = 0; j < r.last; ++j, ++k)
-        nnz[k] = delta_row(s.after, rows + size_t(j) * s.Cp, old + size_t(k) * s.Cp, s.C, d + size_t(k) * s.Cp,
-                           ch + size_t(k) * s.Cp, tmp_.data());
-      trim_by_deltas(l, i);
-    } else {
-      trim_unchanged(l, i);
-    }
+    trim(k, i);
   }
 
-  // Narrow a range to its first and last rows with a nonzero change (empty if none).
-  void trim_by_deltas(size_t l, int i) {
-    Range& r = levels_[l].range[i];
-    const int* nnz = nonzeros(i);
-    while (r.first < r.last && !nnz[r.first - r.base]) ++r.first;
-    while (r.last > r.first && !nnz[r.last - 1 - r.base]) --r.last;
+  // A dense node for every chain, one input row at a time (bucketed across chains).
+  void propose_dense(size_t k) {
+    const Graph::Prepared& y = g_.nodes[k];
+    const Graph::In& e = y.in[0];
+    const int Cin = g_.nodes[e.node].C;
+    std::fill(first_.begin(), first_.begin() + e.length + 1, 0);
+    for (int i = 0; i < n_; ++i) {
+      const Rows r = g_.changed_rows(k, [&](int n) { return changed(n, i); });
+      state_[k].range[i] = {r.first, r.last, r.first, r.last};
+      if (r.empty()) continue;
+      std::copy_n(row(k, i, 0), y.Cp, saved(k, i));
+      const Rows c = changed(e.node, i);
+      for (int q = std::max(c.first - e.offset, 0); q < std::min(c.last - e.offset, e.length); ++q) ++first_[q + 1];
+    }
+    for (int q = 0; q < e.length; ++q) first_[q + 1] += first_[q];
+    for (int i = 0; i < n_; ++i) {
+      if (state_[k].range[i].first >= state_[k].range[i].last) continue;
+      const Rows c = changed(e.node, i);
+      for (int q = std::max(c.first - e.offset, 0); q < std::min(c.last - e.offset, e.length); ++q) by_row_[first_[q]++] = i;
+    }
+    for (int q = 0, begin = 0; q < e.length; begin = first_[q++]) {
+      const float* wq = y.rows.data() + size_t(q) * Cin * y.Cp;
+      for (int b = begin; b < first_[q]; ++b) {
+        const int i = by_row_[b], nnz = edge_delta(e, i, q);
+        if (nnz) k_.sparse_gemv(d_.data(), ch_.data(), nnz, wq, y.Cp, row(k, i, 0), y.Cp);
+      }
+    }
+    for (int i = 0; i < n_; ++i) trim(k, i);
   }
-  // Narrow a range to its first and last rows that differ from the saved ones.
-  void trim_unchanged(size_t l, int i) {
-    Range& r = levels_[l].range[i];
-    const int Cp = stack_.levels[l].Cp;
-    const float* rows = y(l, i);
-    const float* old = saved(l, i);
-    auto same = [&](int j) { return std::memcmp(rows + size_t(j) * Cp, old + size_t(j - r.base) * Cp, Cp * sizeof(float)) == 0; };
+
+  // Narrow node k's changed rows for chain i to the first and last that differ from the saved ones.
+  void trim(size_t k, int i) {
+    Range& r = state_[k].range[i];
+    const int Cp = g_.nodes[k].Cp;
+    const float* old = saved(k, i);
+    auto same = [&](int j) { return std::memcmp(row(k, i, j), old + size_t(j - r.base) * Cp, Cp * sizeof(float)) == 0; };
     while (r.first < r.last && same(r.first)) ++r.first;
     while (r.last > r.first && same(r.last - 1)) --r.last;
   }
 
-  // Output row j of pooling layer l for chain i, from the activated rows of layer l - 1.
-  void pool_row(size_t l, int i, int j) {
-    const Stack::Level& s = stack_.levels[l];
-    const Stack::Level& in = stack_.levels[l - 1];
-    const Layer& pool = s.layer;
-    const float* src = y(l - 1, i);
-    float* out = y(l, i) + size_t(j) * s.Cp;
-    const bool max = pool.kind == Layer::Kind::max_pool;
-    std::fill_n(out, s.Cp, max ? -std::numeric_limits<float>::infinity() : 0.f);
+  // Row j of a pool or sum, from its inputs' current rows.
+  void recompute_row(size_t k, int i, int j) {
+    const Graph::Prepared& y = g_.nodes[k];
+    float* out = row(k, i, j);
+    if (y.node.kind == Node::Kind::add) {
+      mapped(y.in[0], i, j, out);
+      for (size_t s = 1; s < y.in.size(); ++s) {
+        mapped(y.in[s], i, j, tmp_.data());
+#pragma omp simd
+        for (int c = 0; c < y.Cp; ++c) out[c] += tmp_[c];
+      }
+      for (int c = y.C; c < y.Cp; ++c) out[c] = 0.f;  // steps may shift padded channels
+      return;
+    }
+    const Node& pool = y.node;
+    const Graph::In& e = y.in[0];
+    const bool max = pool.kind == Node::Kind::max_pool;
+    std::fill_n(out, y.Cp, max ? -std::numeric_limits<float>::infinity() : 0.f);
     int present = 0;
     for (int t = 0; t < pool.width; ++t) {
       const int q = j * pool.stride - pool.pad_left + t;
-      if (q < 0 || q >= pool.in_length) continue;
+      if (q < 0 || q >= e.length) continue;
       ++present;
-      in.after.apply(src + size_t(q) * in.Cp, tmp_.data());
+      mapped(e, i, q, tmp_.data());
       if (max) {
 #pragma omp simd
-        for (int c = 0; c < s.Cp; ++c) out[c] = std::max(out[c], tmp_[c]);
+        for (int c = 0; c < y.Cp; ++c) out[c] = std::max(out[c], tmp_[c]);
       } else {
 #pragma omp simd
-        for (int c = 0; c < s.Cp; ++c) out[c] += tmp_[c];
+        for (int c = 0; c < y.Cp; ++c) out[c] += tmp_[c];
       }
     }
     if (!max) {
       const float scale = 1.f / float(pool.count_include_pad ? pool.width : std::max(present, 1));
-      for (int c = 0; c < s.Cp; ++c) out[c] *= scale;
+      for (int c = 0; c < y.Cp; ++c) out[c] *= scale;
     }
-    for (int c = s.C; c < s.Cp; ++c) out[c] = 0.f;
+    for (int c = y.C; c < y.Cp; ++c) out[c] = 0.f;
   }
 
-  // Activated, nonzero-packed rows of layer l's output for chain i, into act_.
-  void activate_rows(size_t l, int i) {
-    const Stack::Level& s = stack_.levels[l];
-    const float* rows = y(l, i);
-    for (int q = 0; q < s.layer.out_length; ++q) {
-      float* a = act_.data() + size_t(q) * s.Cp;
-      s.after.apply(rows + size_t(q) * s.Cp, a);
-      act_nonzero_[q] = compress_nonzero(a, act_channel_.data() + size_t(q) * s.Cp, s.C);
-    }
-  }
-
-  // Layer l >= 1 of chain i computed in full (a conv sums rows in the order of its updates' taps).
-  void compute_layer(size_t l, int i) {
-    const Stack::Level& s = stack_.levels[l];
-    float* rows = y(l, i);
-    if (s.layer.kind != Layer::Kind::conv) {
-      for (int j = 0; j < s.layer.out_length; ++j) pool_row(l, i, j);
+  // The needed rows of node k for chain i, from scratch.
+  void compute(size_t k, int i, const uint8_t* codes) {
+    const Graph::Prepared& y = g_.nodes[k];
+    if (y.first) {
+      y.first->compute(codes, y.need, row(k, i, y.need.first), y.Cp);
       return;
     }
-    const Stack::Level& in = stack_.levels[l - 1];
-    activate_rows(l - 1, i);
-    for (int j = 0; j < s.layer.out_length; ++j) {
-      float* row = rows + size_t(j) * s.Cp;
-      std::fill_n(row, s.Cp, 0.f);
-      std::copy(s.layer.bias.begin(), s.layer.bias.end(), row);
-      for (int t = 0; t < s.layer.width; ++t) {
-        const int q = j * s.layer.stride - s.layer.pad_left + t * s.layer.dilation;
-        if (q < 0 || q >= s.layer.in_length) continue;
-        sparse_gemv(act_.data() + size_t(q) * in.Cp, act_channel_.data() + size_t(q) * in.Cp, act_nonzero_[q],
-                    s.rows.data() + size_t(t) * s.layer.in_channels * s.Cp, s.Cp, row, s.Cp);
+    if (y.node.kind != Node::Kind::conv && y.node.kind != Node::Kind::dense) {
+      for (int j = y.need.first; j < y.need.last; ++j) recompute_row(k, i, j);
+      return;
+    }
+    // The input rows read, through the edge's map, packed to their nonzero entries.
+    const Graph::In& e = y.in[0];
+    const Graph::Prepared& from = g_.nodes[e.node];
+    const Rows q = y.node.kind == Node::Kind::dense ? Rows{0, e.length} : window_of(y.node, y.need, e.length);
+    for (int a = q.first; a < q.last; ++a) {
+      float* act = act_.data() + size_t(a - q.first) * from.Cp;
+      mapped(e, i, a, act);
+      act_nonzero_[a - q.first] = k_.compress_nonzero(act, act_channel_.data() + size_t(a - q.first) * from.Cp, from.C);
+    }
+    auto add_row = [&](int a, const float* w, float* out) {
+      const size_t s = size_t(a - q.first) * from.Cp;
+      k_.sparse_gemv(act_.data() + s, act_channel_.data() + s, act_nonzero_[a - q.first], w, y.Cp, out, y.Cp);
+    };
+    for (int j = y.need.first; j < y.need.last; ++j) {
+      float* out = row(k, i, j);
+      std::fill_n(out, y.Cp, 0.f);
+      std::copy(y.node.bias.begin(), y.node.bias.end(), out);
+      if (y.node.kind == Node::Kind::dense) {
+        for (int a = q.first; a < q.last; ++a) add_row(a, y.rows.data() + size_t(a) * from.C * y.Cp, out);
+        continue;
+      }
+      for (int t = 0; t < y.node.width; ++t) {
+        const int a = j * y.node.stride - y.node.pad_left + t * y.node.dilation;
+        if (a >= 0 && a < e.length) add_row(a, y.rows.data() + size_t(t) * from.C * y.Cp, out);
       }
     }
   }
 
-  // The tail model's input (channels x length, as in the graph) of chain i, rows [a, b).
-  void write_tail(int i, int a, int b) {
-    const Stack::Level& s = stack_.levels.back();
-    const int L = s.layer.out_length;
-    float* x = x_tail_.data() + size_t(i) * s.C * L;
-    const float* rows = y(levels_.size() - 1, i);
-    for (int j = a; j < b; ++j) {
-      s.after.apply(rows + size_t(j) * s.Cp, tmp_.data());
-      for (int c = 0; c < s.C; ++c) x[size_t(c) * L + j] = tmp_[c];
-    }
-  }
-
-  // Dense pre-activations moved by each chain's changed rows, one input row j at a time.
-  void propose_dense() {
-    const size_t l = levels_.size() - 1;
-    const Stack::Level& s = stack_.levels[l];
-    const int Hp = stack_.Hp;
-    std::fill(first_.begin(), first_.end(), 0);
-    for (int i = 0; i < n_; ++i) {
-      std::copy_n(h_.data() + size_t(i) * Hp, Hp, h_new_.data() + size_t(i) * Hp);
-      const Range& r = levels_[l].range[i];
-      for (int j = r.first; j < r.last; ++j) ++first_[j + 1];
-    }
-    for (int j = 0; j < s.layer.out_length; ++j) first_[j + 1] += first_[j];
-    for (int i = 0; i < n_; ++i) {
-      const Range& r = levels_[l].range[i];
-      for (int j = r.first; j < r.last; ++j) by_row_[first_[j]++] = i * window_ + (j - r.base);
-    }
-    for (int j = 0, begin = 0; j < s.layer.out_length; begin = first_[j++]) {
-      const float* wj = stack_.dense_rows.data() + size_t(j) * s.C * Hp;
-      for (int e = begin; e < first_[j]; ++e) {
-        const int i = by_row_[e] / window_, k = by_row_[e] % window_, nnz = nonzeros(i)[k];
-        if (nnz)
-          sparse_gemv(delta(i) + size_t(k) * s.Cp, channels(i) + size_t(k) * s.Cp, nnz, wj, Hp,
-                      h_new_.data() + size_t(i) * Hp, Hp);
+  // Phi of chain i (the output node's rows `rows` changed), or those rows of the tail's input.
+  void write_output(int i, Rows rows) {
+    const Graph::In& e = g_.output;
+    const Graph::Prepared& out = g_.nodes[e.node];
+    if (call_) {
+      float* x = x_tail_.data() + size_t(i) * out.C * out.node.length;
+      for (int j = rows.first; j < rows.last; ++j) {
+        const float* rj = row(e.node, i, j);
+        for (int c = 0; c < out.C; ++c) x[g_.tail_pos[size_t(j) * out.C + c]] = rj[c];
       }
+      return;
     }
-    for (int i = 0; i < n_; ++i) phi_out(i, h_new_.data() + size_t(i) * Hp);
+    for (size_t s = 0; s < g_.out_rows.size(); ++s) mapped(e, i, g_.out_rows[s], out_mapped_.data() + s * out.Cp);
+    float* phi = phi_.data() + size_t(i) * P_;
+    for (int u = 0; u < P_; ++u) phi[u] = out_mapped_[g_.phi_slot[u]];
   }
 
-  // The dense layer's output: Phi, or the tail model's input.
-  void phi_out(int i, const float* h) {
-    stack_.dense_after.apply(h, tmp_.data());
-    std::copy_n(tmp_.data(), stack_.H, (call_ ? x_tail_.data() : phi_.data()) + size_t(i) * stack_.H);
-  }
-
-  int n_, length_;
-  bool dense_;
-  const Stack& stack_;
-  std::vector<State> levels_;
-  int window_ = 1;                  // rows per chain any layer can change
-  int slot_ = 0;                    // floats per chain in delta_ and channel_
-  std::vector<float> delta_;        // per chain: nonzero-packed changes of the rows a layer passes on
-  std::vector<uint16_t> channel_;   // their channels
-  std::vector<int> nonzero_;        // their count per row
-  std::vector<float> act_;          // one chain's activated rows (full recomputation)
+  int n_, P_;
+  const Graph& g_;
+  const Kernels& k_;
+  std::vector<State> state_;
+  std::vector<float> d_, tmp_, tmp2_;  // one row's change, scratch rows
+  std::vector<uint16_t> ch_;           // the channels of its nonzero entries
+  std::vector<float> act_;             // one chain's input rows of a node (computed from scratch)
   std::vector<uint16_t> act_channel_;
   std::vector<int> act_nonzero_;
-  std::vector<float> tmp_, phi_;
-  std::vector<float> h_, h_new_;    // dense pre-activations, padded
-  std::vector<int> by_row_, first_;  // (chain, row) entries bucketed by dense input row
-  std::vector<float> x_tail_;
+  std::vector<int> by_row_, first_;    // chains bucketed by dense input row
+  std::vector<float> phi_, out_mapped_, x_tail_;
   std::optional<OrtCall> call_;
 };
 
@@ -742,36 +757,86 @@ Engine::Engine(Plan plan, Provider provider, int threads, bool incremental)
       incremental_(incremental && provider == Provider::cpu && plan_.incremental()) {
   plan_.validate();
   if (threads < 1) throw std::invalid_argument("threads must be at least 1");
-  if (incremental_) stack_ = std::make_shared<const Stack>(plan_);
+  if (incremental_) graph_ = std::make_shared<const Graph>(plan_);
   if (incremental_ && plan_.tail_model.empty()) return;
   const std::string& model = incremental_ ? plan_.tail_model : plan_.phi_model;
   for (int t = 0; t < threads_; ++t) sessions_.push_back(make_session(model, provider));
 }
 
+Engine::~Engine() = default;
+
+namespace {
+
+std::string describe(const Node& y) {
+  return node_name(y.kind) + (windowed(y.kind) ? " " + std::to_string(y.width) : "");
+}
+
+}  // namespace
+
 std::string Engine::path() const {
   if (provider_ == Provider::cuda) return "full: ONNX Runtime on the GPU evaluates every proposal";
   if (!incremental_) return "full: ONNX Runtime evaluates every proposal";
-  std::string layers;
-  for (const Layer& y : plan_.layers) {
-    layers += (layers.empty() ? "" : ", ") + layer_name(y.kind) + " " + std::to_string(y.width);
-    for (const Step& s : y.after) layers += "+" + step_name(s.kind);
+  // A chain (each node reads the one before it) is listed layer by layer, each with the steps
+  // its reader applies; a graph is counted by kind.
+  const std::vector<Node>& nodes = plan_.nodes;
+  std::vector<size_t> used;
+  std::map<std::string, int> kinds;
+  for (size_t k = 1; k < nodes.size(); ++k)
+    if (graph_->nodes[k].used()) used.push_back(k), ++kinds[node_name(nodes[k].kind)];
+  bool chain = true;
+  for (size_t u = 0; u < used.size(); ++u) {
+    const std::vector<Edge>& in = nodes[used[u]].inputs;
+    chain &= in.size() == 1 && size_t(in[0].node) == (u ? used[u - 1] : 0);
   }
-  if (plan_.dense) layers += ", dense";
-  if (plan_.tail_model.empty()) return "incremental: " + layers + " updated in the core";
-  return "incremental: " + layers + " updated in the core, rest of the network in ONNX Runtime";
+  std::string text;
+  if (chain) {
+    for (size_t u = 0; u < used.size(); ++u) {
+      text += (u ? ", " : "") + describe(nodes[used[u]]);
+      if (u + 1 < used.size())
+        for (const Step& s : nodes[used[u + 1]].inputs[0].map) text += "+" + step_name(s.kind);
+    }
+  } else {
+    text = std::to_string(used.size()) + " nodes (";
+    for (auto it = kinds.begin(); it != kinds.end(); ++it)
+      text += (it == kinds.begin() ? "" : ", ") + std::to_string(it->second) + " " + it->first;
+    text += ")";
+  }
+  if (plan_.tail_model.empty()) return "incremental: " + text + " updated in the core";
+  return "incremental: " + text + " updated in the core, rest of the network in ONNX Runtime";
 }
+
+std::vector<NodeReport> Engine::nodes() const {
+  std::vector<NodeReport> out;
+  if (!incremental_) return out;
+  for (size_t k = 1; k < plan_.nodes.size(); ++k) {
+    const Graph::Prepared& y = graph_->nodes[k];
+    if (!y.used()) continue;
+    const char* how = y.first                                  ? "updated from the changed base"
+                      : y.node.kind == Node::Kind::conv ||
+                              y.node.kind == Node::Kind::dense ? "updated from changed input rows"
+                                                               : "recomputed where inputs changed";
+    out.push_back({y.node.label, describe(y.node), how, y.need.size(), y.node.length, y.window});
+  }
+  return out;
+}
+
+Flops Engine::flops() const { return incremental_ ? graph_->flops() : Flops{}; }
+
+int64_t Engine::chain_bytes() const { return incremental_ ? graph_->chain_bytes() : 0; }
 
 int Engine::block_size(int64_t total_chains, int group) const {
   auto whole = [group](int64_t n) { return int((std::max<int64_t>(n, 1) + group - 1) / group * group); };
   if (provider_ == Provider::cuda) return whole(kGpuBlock);
   if (!sessions_.empty()) return whole(kOrtBlock);
-  int64_t blocks = std::max<int64_t>(threads_, (total_chains + kCoreBlockMax - 1) / kCoreBlockMax);
+  const int64_t fit = std::max<int64_t>(group, kBlockBytes / std::max<int64_t>(chain_bytes(), 1) / group * group);
+  const int64_t blocks = std::max<int64_t>({int64_t(threads_), (total_chains + kCoreBlockMax - 1) / kCoreBlockMax,
+                                            (total_chains + fit - 1) / fit});
   return whole((total_chains + blocks - 1) / blocks);
 }
 
 std::unique_ptr<BlockEvaluator> Engine::make_block(int n, int thread) {
   if (!incremental_) return std::make_unique<OnehotBlock>(plan_, sessions_.at(thread), n);
-  return std::make_unique<StackBlock>(plan_, *stack_, sessions_.empty() ? nullptr : &sessions_.at(thread), n);
+  return std::make_unique<GraphBlock>(plan_, *graph_, sessions_.empty() ? nullptr : &sessions_.at(thread), n);
 }
 
 }  // namespace seqmaxent

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "plan.hpp"
@@ -16,7 +17,7 @@ struct Mutation {
 };
 
 // The state of n chains and how Phi changes under their proposals. Implementations keep
-// whatever they need (one-hot batch, layer activations, dense pre-activations) per chain.
+// whatever they need (one-hot batch, every node's rows) per chain.
 class BlockEvaluator {
  public:
   virtual ~BlockEvaluator() = default;
@@ -28,22 +29,40 @@ class BlockEvaluator {
   virtual void commit(const Mutation* proposals, const uint8_t* accepted) = 0;
 };
 
-struct Stack;  // the plan's layers prepared for incremental evaluation
+struct Graph;  // the plan's nodes prepared for incremental evaluation
+
+// How one node of the plan is evaluated.
+struct NodeReport {
+  std::string label, kind, how;  // how: "updated from changed inputs", "recomputed where changed", ...
+  int rows_kept = 0, length = 0;  // rows the core keeps (what Phi needs) of the node's output rows
+  int window = 0;                 // most rows a single-base change moves
+};
+
+// Multiply-adds x 2 (plus one per add, compare or elementwise op) of one proposal.
+struct Flops {
+  double incremental = 0.0;  // a single-base change through the core's nodes, averaged over positions
+  double full = 0.0;         // a full pass through the same nodes (every row)
+};
 
 // A network ready to evaluate: the plan plus one single-threaded ORT session per thread.
 // On the CUDA provider, one thread feeds large full-network batches to the GPU.
 class Engine {
  public:
   Engine(Plan plan, Provider provider, int threads, bool incremental);
-  Engine(const Engine&) = delete;  // the prepared layers refer into plan_
+  ~Engine();
+  Engine(const Engine&) = delete;  // the prepared graph refers into plan_
   Engine& operator=(const Engine&) = delete;
   const Plan& plan() const { return plan_; }
   int threads() const { return threads_; }
   bool incremental() const { return incremental_; }
   std::string path() const;
+  std::vector<NodeReport> nodes() const;
+  Flops flops() const;
+  // Bytes of state the core keeps per chain (0 on the full path).
+  int64_t chain_bytes() const;
   // Chains per block, a multiple of `group` (the replicas of a ladder stay in one block). Blocks
   // evaluated by ONNX Runtime have a fixed size, so that results do not depend on the thread
-  // count; the core-only path computes each chain alone.
+  // count; the core-only path computes each chain alone, in blocks that fit in memory.
   int block_size(int64_t total_chains, int group = 1) const;
   // A block of n chains for the calling thread (0 <= thread < threads()).
   std::unique_ptr<BlockEvaluator> make_block(int n, int thread);
@@ -54,7 +73,7 @@ class Engine {
   int threads_;
   bool incremental_;
   std::vector<Ort::Session> sessions_;  // per thread; empty on the core-only path
-  std::shared_ptr<const Stack> stack_;  // incremental path
+  std::shared_ptr<const Graph> graph_;  // incremental path
 };
 
 }  // namespace seqmaxent

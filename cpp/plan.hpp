@@ -1,11 +1,15 @@
-// What the sampler core knows about a network: the ONNX model that computes Phi from a
-// one-hot batch, and, when the network starts with a convolution on the one-hot input, the
-// stack of conv / pool / elementwise layers from there on (and the dense layer that may end
-// it) in a form the core updates incrementally.
+// What the sampler core knows about a network: the ONNX model that computes Phi from a one-hot
+// batch, and, when the network starts with a convolution on the one-hot input, the graph of
+// layers from there on in a form the core updates incrementally.
+//
+// Every node of that graph outputs rows (positions) of channels. A consumer reads a window of
+// its producer's rows through elementwise steps (ReLU, BatchNorm...): an Edge. Nodes are convs
+// and pools over positions, sums of several edges (residual and skip connections), and dense
+// layers (one row out). Phi is a list of (row, channel) entries of one edge, or, when the core
+// stops before Phi, the tail model (ONNX Runtime) computes Phi from one node's rows.
 #pragma once
 
 #include <cstdint>
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,46 +35,50 @@ struct InputLayout {
   int64_t size() const;
 };
 
-// A 1-D convolution or pooling over positions, then elementwise ops. Output position j reads
-// input positions j * stride - pad_left + t * dilation for t < width; positions outside
-// [0, in_length) are padding (zero for conv, skipped for max pool, counted or not by avg pool).
-struct Layer {
-  enum class Kind { conv, max_pool, avg_pool } kind = Kind::conv;
-  int in_channels = 0, out_channels = 0, width = 1, stride = 1, dilation = 1, pad_left = 0;
-  int in_length = 0, out_length = 0;
-  bool count_include_pad = false;  // avg pool: divide by width rather than by the inputs present
-  std::vector<float> weight;       // conv: (out_channels, in_channels, width)
-  std::vector<float> bias;         // conv: (out_channels)
-  std::vector<Step> after;         // elementwise ops applied to the output, in order
-  void validate() const;
+// Rows [offset, offset + length) of node `node`, seen by a consumer as its rows [0, length),
+// each through `map`.
+struct Edge {
+  int node = 0;
+  int offset = 0, length = 0;
+  std::vector<Step> map;
 };
-Layer::Kind layer_kind(const std::string& name);
-std::string layer_name(Layer::Kind kind);
 
-// after(weight . flatten(x) + bias), flatten index c * length + j of the last layer's output x.
-struct DenseLayer {
-  int out_features = 0;
-  std::vector<float> weight;  // (out_features, channels * length)
-  std::vector<float> bias;    // (out_features)
-  std::vector<Step> after;
+// input: the one-hot sequence (4 channels, one row per position). conv, max_pool, avg_pool:
+// output row j reads input rows j * stride - pad_left + t * dilation for t < width; rows outside
+// [0, input length) are padding (zero for conv, skipped for max pool, counted or not by avg pool).
+// add: the sum of its inputs, row by row. dense: one row, weight . (input rows, flattened row by
+// row) + bias.
+struct Node {
+  enum class Kind { input, conv, max_pool, avg_pool, add, dense } kind = Kind::input;
+  std::vector<Edge> inputs;
+  int channels = 0, length = 0;  // output rows x channels
+  int width = 1, stride = 1, dilation = 1, pad_left = 0;
+  bool count_include_pad = false;  // avg pool: divide by width rather than by the inputs present
+  std::vector<float> weight;       // conv: (channels, in channels, width); dense: (channels, in rows * in channels)
+  std::vector<float> bias;         // conv, dense: (channels)
+  std::string label;               // the ONNX node it came from, for messages
 };
+Node::Kind node_kind(const std::string& name);
+std::string node_name(Node::Kind kind);
 
 struct Plan {
   int length = 0;
   int phi_dim = 0;
   InputLayout input;
-  std::string phi_model;            // ONNX bytes: one-hot batch -> Phi
-  std::vector<Layer> layers;        // starts with a conv on the one-hot input (4 channels); empty: none
-  std::optional<DenseLayer> dense;  // after the layers
-  std::string tail_model;           // ONNX bytes: the core's output (dense, or last layer) -> Phi; empty: it is Phi
+  std::string phi_model;         // ONNX bytes: one-hot batch -> Phi (n, phi_dim)
+  std::vector<Node> nodes;       // topological order, nodes[0] the input; empty: no incremental path
+  Edge output;                   // the edge Phi is read from
+  std::vector<int32_t> phi_index;  // without a tail: Phi unit k is entry row * channels + channel of `output`
+  std::string tail_model;        // ONNX bytes: node output.node (its rows, in the order tail_index) -> Phi
+  std::vector<int32_t> tail_index;  // tail input element e is entry row * channels + channel of that node
   std::vector<int64_t> tail_shape;  // per-sequence shape of the tail model's input
 
   void validate() const;
-  bool incremental() const { return !layers.empty(); }
+  bool incremental() const { return !nodes.empty(); }
 };
 
-// A plan folder for the benchmark binary: plan.txt, raw little-endian float32 arrays, ONNX
-// files, and the distance weights s of one choice of output units.
+// A plan folder for the benchmark binary: plan.txt, raw little-endian arrays, ONNX files, and
+// the distance weights s of one choice of output units and positions.
 struct PlanFolder {
   Plan plan;
   std::vector<float> scale;

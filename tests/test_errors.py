@@ -68,7 +68,7 @@ def test_missing_and_corrupt_model_files(tmp_path):
 
 
 def test_no_final_linear_layer_suggests_phi():
-    with pytest.raises(sm.ModelError, match=r"no final linear layer.*phi="):
+    with pytest.raises(sm.ModelError, match=r"no final linear map.*phi="):
         sm.Model(model_path("no_head"))
     with pytest.raises(sm.ModelError, match="no tensor named 'missing'"):
         sm.Model(model_path("no_head"), phi="missing")
@@ -93,7 +93,7 @@ def test_out_of_range_units(model, units, match):
 
 
 def test_three_outputs_need_units():
-    with pytest.raises(ValueError, match="has 3 output units: choose units"):
+    with pytest.raises(ValueError, match="has 3 units: choose units"):
         run(sm.Model(model_path("matmul_add_nlc")))
 
 

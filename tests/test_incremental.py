@@ -27,7 +27,7 @@ def op(name: str) -> tuple[str, dict]:
 
 
 # name -> (layers, 2-D, the evaluation path the core must report); "two_dense" has a second
-# dense layer before Phi, which runs in ONNX Runtime on the core's dense output.
+# dense layer before Phi, updated in the core from the first one's changes.
 CASES = {
     "conv": ([conv(8, 5), op("relu")], False, "conv 5+relu, dense updated in the core"),
     "strided_dilated_padded": ([conv(20, 4, stride=2, dilation=2, pads=(3, 1)), op("relu")], False,
@@ -58,7 +58,7 @@ CASES = {
     "two_d": ([conv(8, 5, pads=(2, 2)), op("relu"), pool("maxpool", 2), conv(8, 3), op("relu")], True,
               "conv 5+relu, max_pool 2, conv 3+relu, dense updated in the core"),
     "two_dense": ([conv(8, 5), op("relu"), pool("maxpool", 2)], False,
-                  "conv 5+relu, max_pool 2, dense updated in the core, rest of the network in ONNX Runtime"),
+                  "conv 5+relu, max_pool 2, dense+relu, dense updated in the core"),
     "tail_in_onnxruntime": ([conv(8, 5), op("relu"), pool("maxpool", 2), op("softplus"), conv(8, 3)], False,
                             "conv 5+relu, max_pool 2 updated in the core, rest of the network in ONNX Runtime"),
 }

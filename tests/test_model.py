@@ -39,7 +39,7 @@ def logit_of(outputs: np.ndarray, activation: str, units) -> np.ndarray:
 def test_layout_head_and_path_detected(name):
     layout, outputs, activation, path = MODELS[name]
     info = sm.inspect(model_path(name))
-    assert (info.layout, info.length, info.outputs, info.output_activation) == (layout, 24, outputs, activation)
+    assert (info.layout, info.length, info.units, info.output_activation) == (layout, 24, outputs, activation)
     assert path in info.evaluation
     assert info.phi_dim == sm.Model(model_path(name)).phi(random_codes(1, 24)).shape[1]
     assert layout in str(info) and info.phi in repr(sm.Model(model_path(name)))
@@ -92,7 +92,7 @@ def test_phi_named_by_hand():
     model = sm.Model(model_path("no_head"), phi="y")
     assert model.n_outputs is None and model.phi_dim == 2
     np.testing.assert_array_equal(model.scale(), np.ones(2, np.float32))
-    with pytest.raises(sm.ModelError, match="units need the final linear layer"):
+    with pytest.raises(sm.ModelError, match="units need the final linear map"):
         model.scale((1, 0))
     res = sm.sample(model, sm.decode(random_codes(1, 24)), beta=1.0, chains=2, steps=100, period=50)
     assert res.samples.shape == (1, 4, 24)
@@ -125,7 +125,7 @@ def test_plan_folder_round_trip(tmp_path, name):
     model.save_plan(tmp_path / "plan", units=(1, 0) if model.n_outputs > 1 else 0, length=24)
     plan, scale = _core.Plan.load(str(tmp_path / "plan"))
     np.testing.assert_array_equal(scale, model.scale((1, 0) if model.n_outputs > 1 else 0))
-    assert [y.kind for y in plan.layers] == [y.kind for y in model.plan(24).layers]
+    assert [y.kind for y in plan.nodes] == [y.kind for y in model.plan(24).nodes]
     codes = random_codes(5, 24)
     np.testing.assert_array_equal(_core.Engine(plan).phi(codes), _core.Engine(model.plan(24)).phi(codes))
 

@@ -1,23 +1,27 @@
-"""ONNX graph surgery: find the final linear layer and cut the graph at Phi (the layers for the
-core's incremental path are read in :mod:`seqmaxent.incremental`)."""
+"""ONNX graph helpers: loading, constants, cutting a graph at a tensor, the shapes of its
+tensors, and following where the entries of a tensor go through ops that only move them.
+
+Moves are tracked with an *index array*: an integer array of a tensor's per-sequence shape whose
+entries say which entry of some source each element holds. Reshape, Transpose, Slice, Gather and
+friends apply to it exactly as to the tensor, so any chain of them an exporter emits is followed
+without special cases.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import onnx
+import onnxruntime as ort
 from onnx import helper, numpy_helper
 
 from .errors import ModelError
 
-# Ops that may follow the final linear layer without changing which unit is which.
-OUTPUT_OPS = {"Softmax", "LogSoftmax", "Sigmoid", "Identity", "Dropout"}
-# Ops that only rearrange the one-hot input before the first convolution.
-LAYOUT_OPS = {"Transpose", "Reshape", "Unsqueeze", "Squeeze", "Identity", "Cast", "Flatten"}
-# Ops that pass Phi through unchanged at inference.
-PASS_OPS = {"Identity", "Dropout"}
+# Ops that only move entries (or pass them on unchanged at inference).
+MOVE_OPS = {"Identity", "Dropout", "Cast", "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Transpose", "Slice", "Gather"}
+# Ops that apply one function to every entry, in the order they are applied.
+ELEMENTWISE = {"Relu": "relu", "LeakyRelu": "leaky_relu", "Sigmoid": "sigmoid", "Tanh": "tanh", "Exp": "exp"}
 
 
 def load(path: str | Path) -> onnx.ModelProto:
@@ -64,6 +68,7 @@ class Graph:
         for n in model.graph.node:
             for i in n.input:
                 self.consumers.setdefault(i, []).append(n)
+        self.outputs = {o.name for o in model.graph.output}
         self.consts = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
         for n in model.graph.node:
             if n.op_type == "Constant" and n.attribute and n.attribute[0].name == "value":
@@ -82,8 +87,7 @@ class Graph:
 
     def only_consumer(self, name: str) -> onnx.NodeProto | None:
         users = self.consumers.get(name, [])
-        outputs = {o.name for o in self.model.graph.output}
-        return users[0] if len(users) == 1 and name not in outputs else None
+        return users[0] if len(users) == 1 and name not in self.outputs else None
 
 
 def attr(node: onnx.NodeProto, name: str, default=None):
@@ -91,16 +95,6 @@ def attr(node: onnx.NodeProto, name: str, default=None):
         if a.name == name:
             return helper.get_attribute_value(a)
     return default
-
-
-@dataclass(frozen=True)
-class Head:
-    """The final linear layer: outputs = weight @ Phi + bias (before any softmax/sigmoid)."""
-
-    phi: str  # name of its input tensor, Phi
-    weight: np.ndarray  # (outputs, phi_dim)
-    bias: np.ndarray  # (outputs,)
-    activation: str  # op after it (Softmax, Sigmoid...) or "Identity"
 
 
 def linear(g: Graph, node: onnx.NodeProto) -> tuple[str, np.ndarray, np.ndarray] | None:
@@ -131,38 +125,42 @@ def linear(g: Graph, node: onnx.NodeProto) -> tuple[str, np.ndarray, np.ndarray]
     return None
 
 
-def find_head(model: onnx.ModelProto) -> Head | None:
-    """The final linear layer feeding the model's (first) output, through softmax/sigmoid/dropout."""
-    g = Graph(model)
-    name, activation = model.graph.output[0].name, "Identity"
-    node = g.producer.get(name)
-    while node is not None and node.op_type in OUTPUT_OPS:
-        if node.op_type not in PASS_OPS:
-            activation = node.op_type
-        node = g.producer.get(node.input[0])
-    if node is None:
-        return None
-    lin = linear(g, node)
-    if lin is None:
-        return None
-    phi, w, b = lin
-    return Head(phi=phi, weight=np.asarray(w, np.float64), bias=np.asarray(b, np.float64), activation=activation)
-
-
 def tensor_names(model: onnx.ModelProto) -> list[str]:
     return [o for n in model.graph.node for o in n.output]
 
 
-def cut(model: onnx.ModelProto, inputs: list[str], output: str, flatten: bool = False) -> onnx.ModelProto:
-    """The subgraph from `inputs` to `output`, with a symbolic batch axis; `flatten` makes the output (N, -1)."""
+def session(model: onnx.ModelProto) -> ort.InferenceSession:
+    """A single-threaded CPU session whose errors reach the caller as exceptions, not log lines."""
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.log_severity_level = 4
+    return ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+
+
+def run(model: onnx.ModelProto, x: np.ndarray) -> np.ndarray:
+    s = session(model)
+    return s.run(None, {s.get_inputs()[0].name: x})[0]
+
+
+def tensor_shapes(model: onnx.ModelProto, x: np.ndarray) -> dict[str, tuple[int, ...]]:
+    """Per-sequence shape of every float tensor the model computes from input x (batch of 1)."""
+    inferred = infer_shapes(model)
+    floats = {v.name for v in inferred.graph.value_info if v.type.tensor_type.elem_type == onnx.TensorProto.FLOAT}
+    probe = onnx.ModelProto()
+    probe.CopyFrom(model)
+    present = {o.name for o in probe.graph.output}
+    probe.graph.output.extend(helper.make_tensor_value_info(n, onnx.TensorProto.FLOAT, None)
+                              for n in tensor_names(model) if n in floats and n not in present)
+    s = session(probe)
+    values = s.run(None, {s.get_inputs()[0].name: x})
+    return {o.name: v.shape[1:] for o, v in zip(s.get_outputs(), values)
+            if isinstance(v, np.ndarray) and v.dtype == np.float32 and v.ndim >= 1}
+
+
+def cut(model: onnx.ModelProto, inputs: list[str], output: str) -> onnx.ModelProto:
+    """The subgraph from `inputs` to `output`, with a symbolic batch axis."""
     inferred = infer_shapes(model)
     sub = onnx.utils.Extractor(inferred).extract_model(inputs, [output])
-    if flatten:
-        flat = output + "/seqmaxent_flat"
-        sub.graph.node.append(helper.make_node("Flatten", [output], [flat], axis=1))
-        out = helper.make_tensor_value_info(flat, sub.graph.output[0].type.tensor_type.elem_type, None)
-        del sub.graph.output[:]
-        sub.graph.output.append(out)
     del sub.graph.value_info[:]
     for v in list(sub.graph.input) + list(sub.graph.output):
         shape = v.type.tensor_type.shape
@@ -172,9 +170,117 @@ def cut(model: onnx.ModelProto, inputs: list[str], output: str, flatten: bool = 
     return sub
 
 
-def rank(model: onnx.ModelProto, name: str) -> int | None:
-    inferred = infer_shapes(model)
-    for v in list(inferred.graph.value_info) + list(inferred.graph.output) + list(inferred.graph.input):
-        if v.name == name and v.type.tensor_type.HasField("shape"):
-            return len(v.type.tensor_type.shape.dim)
+def append(model: onnx.ModelProto, nodes: list[onnx.NodeProto], output: str,
+           consts: dict[str, np.ndarray] | None = None) -> onnx.ModelProto:
+    """The model with `nodes` added after it and `output` as its only output."""
+    out = onnx.ModelProto()
+    out.CopyFrom(model)
+    out.graph.node.extend(nodes)
+    out.graph.initializer.extend(numpy_helper.from_array(v, k) for k, v in (consts or {}).items())
+    del out.graph.output[:]
+    out.graph.output.append(helper.make_tensor_value_info(output, onnx.TensorProto.FLOAT, None))
+    return out
+
+
+def depends_only_on(g: Graph, output: str, source: str, start: str) -> bool:
+    """Whether every path from the graph input `start` to `output` passes through `source`."""
+    seen, todo = set(), [output]
+    while todo:
+        name = todo.pop()
+        if name == source or name in seen or name in g.consts:
+            continue
+        if name == start:
+            return False
+        seen.add(name)
+        node = g.producer.get(name)
+        if node is not None:
+            todo.extend(i for i in node.input if i)
+    return True
+
+
+def pads(node: onnx.NodeProto, size: list[int], kernel: list[int], strides: list[int], dilations: list[int]) -> list[int]:
+    """Explicit pads (begins, then ends) of a conv or pool over spatial sizes `size`, auto_pad resolved."""
+    spatial = len(size)
+    auto_pad = attr(node, "auto_pad", b"NOTSET")
+    auto_pad = auto_pad.decode() if isinstance(auto_pad, bytes) else auto_pad
+    out = list(attr(node, "pads", [0] * (2 * spatial)))
+    if auto_pad == "VALID":
+        return [0] * (2 * spatial)
+    if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
+        for s in range(spatial):
+            length = -(-size[s] // strides[s])
+            total = max((length - 1) * strides[s] + (kernel[s] - 1) * dilations[s] + 1 - size[s], 0)
+            small, large = total // 2, total - total // 2
+            out[s], out[s + spatial] = (small, large) if auto_pad == "SAME_UPPER" else (large, small)
+    return out
+
+
+def _ints(g: Graph, node: onnx.NodeProto, index: int, name: str) -> list[int] | None:
+    """An int list given as input `index` (newer opsets) or attribute `name` (older ones)."""
+    if len(node.input) > index and node.input[index]:
+        v = g.const(node.input[index])
+        return None if v is None else [int(x) for x in np.asarray(v).reshape(-1)]
+    v = attr(node, name)
+    return None if v is None else [int(x) for x in v]
+
+
+def move(g: Graph, node: onnx.NodeProto, index: np.ndarray, shapes: dict[str, tuple[int, ...]]) -> np.ndarray | None:
+    """The index array of a move op's output from that of its (first) input; None if the op is not
+    a move of this input along the per-sequence axes."""
+    op, out = node.op_type, shapes.get(node.output[0])
+    if op in ("Identity", "Dropout", "Cast"):
+        return index
+    if op in ("Reshape", "Flatten", "Squeeze", "Unsqueeze"):
+        return None if out is None or int(np.prod(out)) != index.size else index.reshape(out)
+    if op == "Transpose":
+        perm = attr(node, "perm", list(range(index.ndim + 1))[::-1])
+        if perm[0] != 0:
+            return None
+        return np.transpose(index, [p - 1 for p in perm[1:]])
+    if op == "Slice":
+        starts, ends = _ints(g, node, 1, "starts"), _ints(g, node, 2, "ends")
+        axes, steps = _ints(g, node, 3, "axes"), _ints(g, node, 4, "steps")
+        if starts is None or ends is None:
+            return None
+        axes = list(range(len(starts))) if axes is None else axes
+        steps = [1] * len(starts) if steps is None else steps
+        cut = [slice(None)] * index.ndim
+        for a, s, e, st in zip(axes, starts, ends, steps):
+            a = a % (index.ndim + 1)
+            if a == 0:  # the batch axis: only a slice that keeps it whole
+                if (s, st) != (0, 1) or e < 2**31 - 1:
+                    return None
+                continue
+            cut[a - 1] = slice(s, e, st)
+        return index[tuple(cut)]
+    if op == "Gather":
+        indices = g.const(node.input[1])
+        axis = attr(node, "axis", 0) % (index.ndim + 1)
+        if indices is None or axis == 0:
+            return None
+        return np.take(index, np.asarray(indices, np.int64), axis=axis - 1)
     return None
+
+
+def grid(index: np.ndarray, size: int) -> tuple[int | None, int | None, np.ndarray, np.ndarray] | None:
+    """Read an index array whose entries are row * size + column as a grid: (the axis along which
+    rows change, the axis along which columns change (None where only one), the rows along the
+    first, the columns along the second); None if other axes are longer than 1 or it is no grid."""
+    rows, cols = index // size, index % size
+    row_axes = [a for a in range(index.ndim) if np.any(np.diff(rows, axis=a) != 0)]
+    col_axes = [a for a in range(index.ndim) if np.any(np.diff(cols, axis=a) != 0)]
+    if len(row_axes) > 1 or len(col_axes) > 1 or (row_axes and row_axes == col_axes):
+        return None
+    ra, ca = (row_axes or [None])[0], (col_axes or [None])[0]
+    if any(index.shape[a] != 1 for a in range(index.ndim) if a not in (ra, ca)):
+        return None
+    first = tuple(0 for _ in range(index.ndim))
+
+    def along(values: np.ndarray, axis: int | None) -> np.ndarray:
+        if axis is None:
+            return np.asarray([values[first]]) if values.size else np.zeros(0, np.int64)
+        at = list(first)
+        at[axis] = slice(None)
+        return values[tuple(at)]
+
+    return ra, ca, along(rows, ra), along(cols, ca)

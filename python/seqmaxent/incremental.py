@@ -1,30 +1,31 @@
-"""Read the layers the core updates incrementally out of a Phi graph: the first convolution on
-the one-hot input, the conv / pool / elementwise layers after it, and a dense layer that may
-follow them.
+"""Read the graph that the core updates incrementally out of a Phi model (one-hot input -> Phi).
 
-The layout ops between the input and the first convolution are read by probing: an input whose
-entry for (position p, base b) is 1 + 4p + b is run up to the convolution, which shows on which
-axes positions and bases arrive, whatever Transpose/Reshape/Unsqueeze chain put them there.
-The flatten order in front of the dense layer is probed the same way. Layers are followed while
-each one is a plain 1-D (or (1, L)-shaped 2-D) conv or pool over positions; whatever comes after
-the last of them runs in ONNX Runtime as the tail.
+Every tensor the core can compute is a :class:`Ref`: a node of the core's graph, the elementwise
+steps applied to that node's rows, and an index array saying which entry of the node (row *
+channels + channel) each element of the tensor holds (:mod:`seqmaxent.graph`). Ops that move
+entries (Transpose, Reshape, Slice, Gather, Squeeze...) move the index array, elementwise ops
+add steps, and convs, pools, reductions over positions, sums of tensors and dense layers make
+nodes, so Keras-style transposes around every conv, crops of a residual branch and the flatten
+order in front of a dense layer need no special cases. A BatchNorm or constant Mul/Add right
+after a conv or dense layer is folded into its weights; elsewhere it is an affine step.
+
+The walk follows the ONNX graph in order and stops following a tensor at an op it does not know.
+If Phi is not reached, the last node that Phi depends on alone hands over to ONNX Runtime (the
+tail), which then runs on that node's rows for every proposal.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 import onnx
-import onnxruntime as ort
-from onnx import helper
 
 from . import layouts
-from .graph import LAYOUT_OPS, PASS_OPS, Graph, attr, cut, infer_shapes, linear
+from .graph import ELEMENTWISE, MOVE_OPS, Graph, attr, cut, depends_only_on, grid, linear, move, pads, tensor_shapes
 
-ELEMENTWISE = {"Relu": "relu", "LeakyRelu": "leaky_relu", "Sigmoid": "sigmoid", "Tanh": "tanh", "Exp": "exp"}
-AFFINE_OPS = {"BatchNormalization", "Mul", "Add", "Sub", "Div"}
 POOLS = {"MaxPool": "max_pool", "AveragePool": "avg_pool", "GlobalMaxPool": "max_pool", "GlobalAveragePool": "avg_pool"}
+REDUCTIONS = {"ReduceMean": "avg_pool", "ReduceMax": "max_pool"}
 
 
 @dataclass(frozen=True)
@@ -38,311 +39,378 @@ class Step:
 
 
 @dataclass(frozen=True)
-class Layer:
-    """A conv or pool over positions, then elementwise ops (see the core's ``Layer``)."""
+class Edge:
+    """Rows [offset, offset + length) of a node, through elementwise steps (see the core's ``Edge``)."""
 
-    kind: str  # "conv", "max_pool" or "avg_pool"
-    in_channels: int
-    out_channels: int
-    width: int
-    stride: int
-    dilation: int
-    pad_left: int
-    in_length: int
-    out_length: int
+    node: int
+    offset: int
+    length: int
+    steps: tuple[Step, ...] = ()
+
+
+@dataclass
+class Node:
+    """A node of the core's graph (see the core's ``Node``), and the ONNX tensor holding its rows."""
+
+    kind: str  # input, conv, max_pool, avg_pool, add, dense
+    inputs: list[Edge]
+    channels: int
+    length: int
+    width: int = 1
+    stride: int = 1
+    dilation: int = 1
+    pad_left: int = 0
     count_include_pad: bool = False
-    weight: np.ndarray | None = None  # conv: (out, in, width); the first conv's inputs are bases in alphabet order
+    weight: np.ndarray | None = None  # conv (channels, in, width); dense (channels, in rows * in channels)
     bias: np.ndarray | None = None
-    after: tuple[Step, ...] = field(default_factory=tuple)
+    label: str = ""
+    tensor: str = ""
+    index: np.ndarray = field(default=None, repr=False)  # that tensor's index array (its own entries)
 
 
 @dataclass(frozen=True)
-class Dense:
-    weight: np.ndarray  # (phi_dim, channels * length), flatten index c * length + j
-    bias: np.ndarray
-    after: tuple[Step, ...]
+class Ref:
+    """An ONNX tensor the core computes: steps over node `node`, arranged as `index` says.
+    `sole`: the tensor is the node's rows themselves, read by nothing else (so a following affine
+    op may be folded into the node's weights)."""
+
+    node: int
+    steps: tuple[Step, ...]
+    index: np.ndarray
+    sole: bool = False
 
 
 @dataclass(frozen=True)
 class Parts:
-    layers: list[Layer]
-    dense: Dense | None
-    tail: bytes  # the core's output (dense output, or the last layer's) -> Phi (ONNX); empty if it is Phi
-    tail_shape: tuple[int, ...]  # per-sequence shape of the tail's input
+    nodes: list[Node]
+    output: Edge
+    phi_index: list[int]  # per Phi unit: entry row * channels + channel of `output` (no tail)
+    tail: bytes  # ONNX: the output node's tensor -> Phi; empty if the core reaches Phi
+    tail_index: list[int]  # per element of the tail's input: the node entry it holds
+    tail_shape: tuple[int, ...]
 
 
-def _session(model: onnx.ModelProto) -> ort.InferenceSession:
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
-    return ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+class _Unsupported(Exception):
+    pass
 
 
-def _run(model: onnx.ModelProto, x: np.ndarray) -> np.ndarray:
-    session = _session(model)
-    return session.run(None, {session.get_inputs()[0].name: x})[0]
+def _rows(index: np.ndarray, channels: int, spatial_channels: bool = False) -> tuple[int, int | None, int, int, np.ndarray]:
+    """(positions axis, channels axis or None, first row, rows, the node channel of each place along
+    the channels axis) of a tensor whose rows must run contiguously along one axis."""
+    read = grid(index, channels)
+    if read is None:
+        raise _Unsupported("not a (positions, channels) grid")
+    ra, ca, rows, cols = read
+    if len(rows) and not np.array_equal(rows, rows[0] + np.arange(len(rows))):
+        raise _Unsupported("rows not contiguous")
+    if ra is None:  # one row: positions along the last unit axis that does not hold channels
+        units = [a for a in range(index.ndim) if a != ca and index.shape[a] == 1 and a > 0]
+        if not units:
+            raise _Unsupported("no positions axis")
+        ra = units[-1]
+    return ra, ca, int(rows[0]), len(rows), cols
 
 
-def _shapes(model: onnx.ModelProto, x: np.ndarray) -> dict[str, tuple[int, ...]]:
-    """Per-sequence shape of every float tensor the model computes from input x (batch of 1)."""
-    inferred = infer_shapes(model)
-    floats = {v.name for v in inferred.graph.value_info if v.type.tensor_type.elem_type == onnx.TensorProto.FLOAT}
-    names = [o for n in model.graph.node for o in n.output if o in floats]
-    probe = onnx.ModelProto()
-    probe.CopyFrom(model)
-    known = {o.name for o in probe.graph.output}
-    probe.graph.output.extend(helper.make_tensor_value_info(n, onnx.TensorProto.FLOAT, None) for n in names if n not in known)
-    session = _session(probe)
-    values = session.run(None, {session.get_inputs()[0].name: x})
-    return {o.name: v.shape[1:] for o, v in zip(session.get_outputs(), values)}
+def _grid_index(shape: tuple[int, ...], positions_axis: int, channels_axis: int | None, channels: int) -> np.ndarray:
+    """Index array of a node's own tensor: row * channels + channel, rows along one axis, channels along another."""
+    index = np.zeros(shape, np.int64)
+    if positions_axis is not None:
+        index += np.arange(shape[positions_axis]).reshape([-1 if a == positions_axis else 1 for a in range(len(shape))]) * channels
+    if channels_axis is not None:
+        index += np.arange(shape[channels_axis]).reshape([-1 if a == channels_axis else 1 for a in range(len(shape))])
+    return index
 
 
-def _pads(node: onnx.NodeProto, size: list[int], kernel: list[int], strides: list[int], dilations: list[int]) -> list[int]:
-    """Explicit pads (begins, then ends) of a conv or pool, auto_pad resolved."""
-    spatial = len(size)
-    auto_pad = attr(node, "auto_pad", b"NOTSET")
-    auto_pad = auto_pad.decode() if isinstance(auto_pad, bytes) else auto_pad
-    pads = list(attr(node, "pads", [0] * (2 * spatial)))
-    if auto_pad == "VALID":
-        return [0] * (2 * spatial)
-    if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
-        for s in range(spatial):
-            out = -(-size[s] // strides[s])
-            total = max((out - 1) * strides[s] + (kernel[s] - 1) * dilations[s] + 1 - size[s], 0)
-            small, large = total // 2, total - total // 2
-            pads[s], pads[s + spatial] = (small, large) if auto_pad == "SAME_UPPER" else (large, small)
-    return pads
+class _Walk:
+    def __init__(self, model: onnx.ModelProto, layout: str, length: int):
+        self.model, self.g = model, Graph(model)
+        self.shapes = tensor_shapes(model, layouts.to_model(np.zeros((1, length, 4)), layout))
+        self.source = model.graph.input[0].name
+        index = layouts.to_model(np.arange(4 * length).reshape(1, length, 4), layout)[0].astype(np.int64)
+        self.nodes = [Node("input", [], 4, length, label="input", tensor=self.source, index=index)]
+        self.refs: dict[str, Ref] = {self.source: Ref(0, (), index)}
 
+    def single(self, name: str) -> bool:
+        return self.g.only_consumer(name) is not None
 
-def _first_conv(g: Graph, node: onnx.NodeProto, probe: np.ndarray, length: int) -> tuple[Layer, int] | None:
-    """The conv on the one-hot input as a 1-D conv over positions with one channel per base, and
-    the axis of its output (per sequence) that holds positions; None if it is not one."""
-    w = g.const(node.input[1])
-    b = g.const(node.input[2]) if len(node.input) > 2 and node.input[2] else None
-    if w is None or attr(node, "group", 1) != 1 or probe.ndim != w.ndim:
-        return None
-    b = np.zeros(w.shape[0]) if b is None else b
-    # Where each (position, base) landed: coords[p, b] = index tuple (without batch).
-    values = probe[0].astype(np.int64)
-    flat = np.flatnonzero(values)
-    if flat.size != 4 * length or not np.array_equal(np.sort(values.flat[flat]), np.arange(1, 4 * length + 1)):
-        return None
-    coords = np.zeros((4 * length, values.ndim), dtype=np.int64)
-    coords[values.flat[flat] - 1] = np.stack(np.unravel_index(flat, values.shape), axis=1)
-    coords = coords.reshape(length, 4, values.ndim)
-    pos_axes = [a for a in range(values.ndim) if np.any(coords[:, 0, a] != coords[0, 0, a])]
-    base_axes = [a for a in range(values.ndim) if np.any(coords[0, :, a] != coords[0, 0, a])]
-    if len(pos_axes) != 1 or len(base_axes) != 1 or pos_axes[0] == 0:
-        return None
-    ap, ab = pos_axes[0], base_axes[0]
-    if not np.array_equal(coords[:, :, ap], np.broadcast_to(np.arange(length)[:, None], (length, 4))):
-        return None
-    if np.any(coords[:, :, ab] != coords[0:1, :, ab]):
-        return None
-    base_at = coords[0, :, ab]
-    spatial = values.ndim - 1
-    kernel = list(w.shape[2:])
-    strides = list(attr(node, "strides", [1] * spatial))
-    dilations = list(attr(node, "dilations", [1] * spatial))
-    pads = _pads(node, list(values.shape[1:]), kernel, strides, dilations)
-    for a in range(1, values.ndim):  # every spatial axis but positions must collapse to size 1
-        s = a - 1
-        if a == ap:
-            continue
-        full = values.shape[a] if a == ab else 1
-        if values.shape[a] != full or kernel[s] != full or pads[s] or pads[s + spatial] or (a == ab and dilations[s] != 1):
-            return None
-    if values.shape[0] != (4 if ab == 0 else 1):
-        return None
-    s = ap - 1
-    k, stride, dilation = kernel[s], strides[s], dilations[s]
-    out_length = (length + pads[s] + pads[s + spatial] - dilation * (k - 1) - 1) // stride + 1
-    if out_length < 1:
-        return None
-    weight = np.zeros((w.shape[0], 4, k), dtype=np.float32)
-    for base in range(4):
-        for t in range(k):
-            index = [0] * values.ndim
-            index[ab] = base_at[base]
-            index[ap] = t
-            weight[:, base, t] = w[(slice(None), *index)]
-    layer = Layer("conv", 4, w.shape[0], k, stride, dilation, pads[s], length, out_length,
-                  weight=weight, bias=np.asarray(b, np.float32))
-    return layer, ap
+    def add_node(self, node: Node, out: str) -> None:
+        self.nodes.append(node)
+        self.refs[out] = Ref(len(self.nodes) - 1, (), node.index, sole=True)
 
+    def visit(self, node: onnx.NodeProto) -> None:
+        op, out = node.op_type, node.output[0]
+        refs = [self.refs.get(i) for i in node.input]
+        r = refs[0] if refs else None
+        if op in MOVE_OPS:
+            index = None if r is None or out not in self.shapes and op != "Identity" else move(self.g, node, r.index, self.shapes)
+            if index is None:
+                raise _Unsupported(op)
+            self.refs[out] = Ref(r.node, r.steps, index, r.sole and self.single(node.input[0]))
+        elif op in ELEMENTWISE and r is not None:
+            self.refs[out] = Ref(r.node, r.steps + (Step(ELEMENTWISE[op], alpha=float(attr(node, "alpha", 0.01))),), r.index)
+        elif op == "BatchNormalization" and r is not None:
+            scale, shift, mean, var = (self.g.const(i) for i in node.input[1:5])
+            if any(v is None for v in (scale, shift, mean, var)):
+                raise _Unsupported(op)
+            a = scale / np.sqrt(var + attr(node, "epsilon", 1e-5))
+            channels = (-1,) + (1,) * (r.index.ndim - 1)  # BatchNorm's channels: the axis after the batch
+            self.affine(node, r, np.broadcast_to(a.reshape(channels), r.index.shape),
+                        np.broadcast_to((shift - mean * a).reshape(channels), r.index.shape))
+        elif op in ("Mul", "Add", "Sub", "Div") and len(node.input) == 2:
+            self.arithmetic(node, refs)
+        elif op == "Sum" and all(x is not None for x in refs):
+            self.add(node, refs)
+        elif op == "Conv" and r is not None:
+            self.conv(node, r)
+        elif (op in POOLS or op in REDUCTIONS) and r is not None:
+            self.pool(node, r)
+        elif op in ("MatMul", "Gemm") and r is not None:
+            self.dense(node, r)
+        else:
+            raise _Unsupported(op)
 
-def _positions_axis(shape: tuple[int, ...]) -> int | None:
-    """The axis of a per-sequence (channels, ...) shape that holds positions: the one axis past 0
-    that is not 1 (the last one if all are 1); None if the shape is not of that form."""
-    if len(shape) < 2:
-        return None
-    long = [a for a in range(1, len(shape)) if shape[a] != 1]
-    return long[0] if len(long) == 1 else (len(shape) - 1 if not long else None)
-
-
-def _over_positions(g: Graph, node: onnx.NodeProto, shape: tuple[int, ...], ap: int, out: tuple[int, ...]) -> Layer | None:
-    """A Conv or pool node from a (channels, positions) tensor of `shape` to one of `out` as a Layer, or None."""
-    if len(out) != len(shape) or _positions_axis(out) is None:
-        return None
-    spatial = len(shape) - 1
-    C, L = shape[0], shape[ap]
-    if node.op_type.startswith("Global"):
-        return Layer(POOLS[node.op_type], C, C, L, 1, 1, 0, L, 1)
-    if node.op_type == "Conv":
-        w = g.const(node.input[1])
-        b = g.const(node.input[2]) if len(node.input) > 2 and node.input[2] else np.zeros(out[0])
-        if w is None or b is None or attr(node, "group", 1) != 1 or w.ndim != len(shape) + 1 or w.shape[1] != C:
-            return None
-        kernel = list(w.shape[2:])
-    else:
-        if attr(node, "ceil_mode", 0) or any(d != 1 for d in attr(node, "dilations", [1] * spatial)):
-            return None
-        kernel = list(attr(node, "kernel_shape"))
-    strides = list(attr(node, "strides", [1] * spatial))
-    dilations = list(attr(node, "dilations", [1] * spatial))
-    pads = _pads(node, list(shape[1:]), kernel, strides, dilations)
-    for s in range(spatial):  # nothing happens along the unit axes
-        if s != ap - 1 and (kernel[s] != 1 or strides[s] != 1 or pads[s] or pads[s + spatial]):
-            return None
-    s = ap - 1
-    out_length = out[_positions_axis(out)]
-    if node.op_type == "Conv":
-        weight = np.asarray(w, np.float32).reshape(w.shape[0], C, kernel[s])
-        return Layer("conv", C, w.shape[0], kernel[s], strides[s], dilations[s], pads[s], L, out_length,
-                     weight=weight, bias=np.asarray(b, np.float32).reshape(-1))
-    return Layer(POOLS[node.op_type], C, C, kernel[s], strides[s], 1, pads[s], L, out_length,
-                 count_include_pad=bool(attr(node, "count_include_pad", 0)))
-
-
-def _channel_vector(value: np.ndarray, shape: tuple[int, ...]) -> np.ndarray | None:
-    """A constant broadcast against (batch, *shape) as one value per channel, or None if it varies otherwise."""
-    try:
-        full = np.broadcast_to(value, (1, *shape)).astype(np.float32)[0]
-    except ValueError:
-        return None
-    rows = full.reshape(shape[0], -1)
-    return None if np.any(rows != rows[:, :1]) else rows[:, 0].copy()
-
-
-def _step(g: Graph, node: onnx.NodeProto, name: str, shape: tuple[int, ...]) -> Step | None:
-    """An elementwise node on tensor `name` (per-sequence shape `shape`) as a Step, or None."""
-    if node.op_type in ELEMENTWISE:
-        return Step(ELEMENTWISE[node.op_type], alpha=float(attr(node, "alpha", 0.01)))
-    if node.op_type == "BatchNormalization" and node.input[0] == name and len(node.output) == 1:
-        scale, shift, mean, var = (g.const(i) for i in node.input[1:5])
-        if any(v is None for v in (scale, shift, mean, var)):
-            return None
-        a = scale / np.sqrt(var + attr(node, "epsilon", 1e-5))
-        return Step("affine", scale=a.astype(np.float32), shift=(shift - mean * a).astype(np.float32))
-    if node.op_type in ("Mul", "Add", "Sub", "Div") and len(node.input) == 2:
-        first = node.input[0] == name
-        other = g.const(node.input[1] if first else node.input[0])
-        v = None if other is None else _channel_vector(other, shape)
-        if v is None:
-            return None
+    def arithmetic(self, node: onnx.NodeProto, refs: list[Ref | None]) -> None:
+        op = node.op_type
+        if all(x is not None for x in refs):
+            if op != "Add":
+                raise _Unsupported(op)
+            self.add(node, refs)
+            return
+        first = refs[0] is not None
+        r = refs[0] if first else refs[1]
+        other = self.g.const(node.input[1] if first else node.input[0])
+        if r is None or other is None:
+            raise _Unsupported(op)
+        try:
+            v = np.broadcast_to(np.asarray(other, np.float64), (1, *r.index.shape))[0]
+        except ValueError:
+            raise _Unsupported(op) from None
+        if v.shape != r.index.shape:
+            raise _Unsupported(op)  # a constant that widens the tensor
         ones, zeros = np.ones_like(v), np.zeros_like(v)
-        if node.op_type == "Mul":
-            return Step("affine", scale=v, shift=zeros)
-        if node.op_type == "Add":
-            return Step("affine", scale=ones, shift=v)
-        if node.op_type == "Sub":
-            return Step("affine", scale=ones, shift=-v) if first else Step("affine", scale=-ones, shift=v)
-        if first and np.all(v != 0):
-            return Step("affine", scale=1 / v, shift=zeros)
-    return None
+        if op == "Mul":
+            self.affine(node, r, v, zeros)
+        elif op == "Add":
+            self.affine(node, r, ones, v)
+        elif op == "Sub":
+            self.affine(node, r, ones, -v) if first else self.affine(node, r, -ones, v)
+        elif first and np.all(v != 0):
+            self.affine(node, r, 1 / v, zeros)
+        else:
+            raise _Unsupported(op)
 
+    def affine(self, node: onnx.NodeProto, r: Ref, scale: np.ndarray, shift: np.ndarray) -> None:
+        """scale * x + shift, given per element of the tensor, as a per-channel step (or folded)."""
+        C = self.nodes[r.node].channels
+        channel = (r.index % C).reshape(-1)
+        per_channel = []
+        for values in (scale.reshape(-1), shift.reshape(-1)):
+            out = np.zeros(C)
+            out[channel] = values
+            if not np.allclose(out[channel], values, rtol=0, atol=0):
+                raise _Unsupported("an affine op that is not per channel")
+            per_channel.append(out)
+        a, b = per_channel
+        a[np.setdiff1d(np.arange(C), channel)] = 1.0
+        target = self.nodes[r.node]
+        out = node.output[0]
+        if r.sole and not r.steps and target.kind in ("conv", "dense") and self.single(node.input[0]):
+            shape = (-1,) + (1,) * (target.weight.ndim - 1)
+            target.weight = (target.weight * a.reshape(shape)).astype(np.float32)
+            target.bias = (target.bias * a + b).astype(np.float32)
+            target.tensor, target.index = out, r.index
+            self.refs[out] = Ref(r.node, (), r.index, sole=True)
+            return
+        step = Step("affine", scale=a.astype(np.float32), shift=b.astype(np.float32))
+        self.refs[out] = Ref(r.node, r.steps + (step,), r.index)
 
-def _with_step(layer: Layer, step: Step) -> Layer:
-    """The layer followed by one more elementwise op; an affine op right after a conv is folded into it."""
-    if step.kind == "affine" and layer.kind == "conv" and not layer.after:
-        weight = layer.weight * step.scale[:, None, None]
-        return replace(layer, weight=weight.astype(np.float32), bias=(layer.bias * step.scale + step.shift).astype(np.float32))
-    return replace(layer, after=layer.after + (step,))
+    def add(self, node: onnx.NodeProto, refs: list[Ref]) -> None:
+        """A sum of tensors that hold the same (row, channel) grid of their nodes, each offset in rows."""
+        first = refs[0]
+        C = self.nodes[first.node].channels
+        rows = first.index // C
+        channel = first.index % C
+        edges = []
+        for r in refs:
+            if r.index.shape != first.index.shape or self.nodes[r.node].channels != C or r.node == 0:
+                raise _Unsupported("Add of tensors of different shapes")
+            own = r.index // C
+            offset = int(own.min())
+            if not np.array_equal(r.index % C, channel) or not np.array_equal(own - offset, rows - int(rows.min())):
+                raise _Unsupported("Add of tensors that are not aligned")
+            edges.append(Edge(r.node, offset, int(own.max()) - offset + 1, r.steps))
+        rel = rows - int(rows.min())
+        L = int(rel.max()) + 1
+        index = rel * C + channel
+        if not np.array_equal(np.sort(index.reshape(-1)), np.arange(L * C)):
+            raise _Unsupported("Add over part of the channels")
+        self.add_node(Node("add", edges, C, L, label=node.name or node.op_type, tensor=node.output[0], index=index), node.output[0])
 
+    def conv(self, node: onnx.NodeProto, r: Ref) -> None:
+        g, out = self.g, node.output[0]
+        w = g.const(node.input[1])
+        b = g.const(node.input[2]) if len(node.input) > 2 and node.input[2] else None
+        S, out_shape = r.index.shape, self.shapes.get(out)
+        if w is None or attr(node, "group", 1) != 1 or w.ndim != len(S) + 1 or out_shape is None:
+            raise _Unsupported("Conv")
+        C = self.nodes[r.node].channels
+        ap, ac, offset, L, cols = _rows(r.index, C)
+        spatial = len(S) - 1
+        kernel = list(w.shape[2:])
+        strides = list(attr(node, "strides", [1] * spatial))
+        dilations = list(attr(node, "dilations", [1] * spatial))
+        p = pads(node, list(S[1:]), kernel, strides, dilations)
+        if ap == 0 or (r.node == 0 and r.steps):
+            raise _Unsupported("Conv")
+        for a in range(1, len(S)):
+            s = a - 1
+            if a == ap:
+                continue
+            full = S[a] if a == ac else 1  # bases along a spatial axis: a conv that covers them all at once
+            if S[a] != full or kernel[s] != full or p[s] or p[s + spatial] or (a == ac and dilations[s] != 1):
+                raise _Unsupported("Conv over more than positions")
+        if ac not in (0, None) and S[0] != 1:
+            raise _Unsupported("Conv")
+        s = ap - 1
+        k = kernel[s]
+        weight = np.zeros((w.shape[0], C, k), np.float32)
+        for i, c in enumerate(cols):  # place i along the channels axis holds node channel c
+            at: list = [slice(None), 0] + [0] * spatial
+            if ac in (0, None):
+                at[1] = i
+            else:
+                at[1 + ac] = i
+            for t in range(k):
+                at[1 + ap] = t
+                weight[:, c, t] = w[tuple(at)]
+        length = out_shape[ap]
+        if length != (L + p[s] + p[s + spatial] - dilations[s] * (k - 1) - 1) // strides[s] + 1:
+            raise _Unsupported("Conv output length")
+        bias = np.zeros(w.shape[0], np.float32) if b is None else np.asarray(b, np.float32).reshape(-1)
+        self.add_node(Node("conv", [Edge(r.node, offset, L, r.steps)], w.shape[0], length, k, strides[s], dilations[s], p[s],
+                           weight=weight, bias=bias, label=node.name or "Conv", tensor=out,
+                           index=_grid_index(out_shape, ap, 0, w.shape[0])), out)
 
-def _dense(g: Graph, name: str, shape: tuple[int, ...], model: onnx.ModelProto) -> tuple[Dense, str] | None:
-    """The dense layer after(W . flatten(tensor `name`) + b) that follows `name` (flatten order
-    probed), and the name of its output; None if no dense layer follows."""
-    size = int(np.prod(shape))
-    flat, node = name, g.only_consumer(name)
-    while node is not None and node.op_type in LAYOUT_OPS:
-        flat, node = node.output[0], g.only_consumer(node.output[0])
-    if node is not None and node.op_type == "MatMul":
-        after = g.only_consumer(node.output[0])
-        node = after if after is not None and after.op_type == "Add" else node
-    lin = linear(g, node) if node is not None else None
-    if lin is None or lin[0] != flat or flat == name or lin[1].shape[1] != size:
+    def pool(self, node: onnx.NodeProto, r: Ref) -> None:
+        op, out = node.op_type, node.output[0]
+        S, out_shape = r.index.shape, self.shapes.get(out)
+        if out_shape is None or r.node == 0:
+            raise _Unsupported(op)
+        C = self.nodes[r.node].channels
+        ap, ac, offset, L, _ = _rows(r.index, C)
+        edge = Edge(r.node, offset, L, r.steps)
+        label = node.name or op
+        if op in REDUCTIONS or op.startswith("Global"):
+            if op in REDUCTIONS:
+                axes = attr(node, "axes") if attr(node, "axes") is not None else (
+                    None if len(node.input) < 2 else self.g.const(node.input[1]))
+                if axes is None:
+                    raise _Unsupported(op)
+                axes = {int(a) % (len(S) + 1) - 1 for a in np.asarray(axes).reshape(-1)}
+            else:
+                axes = set(range(1, len(S)))
+            if ap not in axes or ac in axes or any(S[a] != 1 for a in axes if a != ap) or -1 in axes:
+                raise _Unsupported(op)
+            index = np.take(r.index, [0], axis=ap) % C
+            index = index.reshape(out_shape)
+            kind = REDUCTIONS.get(op, POOLS.get(op))
+            self.add_node(Node(kind, [edge], C, 1, L, label=label, tensor=out, index=index), out)
+            return
+        if ac not in (0, None) or attr(node, "ceil_mode", 0):
+            raise _Unsupported(op)
+        spatial = len(S) - 1
+        kernel = list(attr(node, "kernel_shape"))
+        strides = list(attr(node, "strides", [1] * spatial))
+        if any(d != 1 for d in attr(node, "dilations", [1] * spatial)):
+            raise _Unsupported(op)
+        p = pads(node, list(S[1:]), kernel, strides, [1] * spatial)
+        s = ap - 1
+        if any(kernel[a] != 1 or strides[a] != 1 or p[a] or p[a + spatial] for a in range(spatial) if a != s):
+            raise _Unsupported(op)
+        length = out_shape[ap]
+        if length != (L + p[s] + p[s + spatial] - kernel[s]) // strides[s] + 1:
+            raise _Unsupported(op)
+        # the pool keeps each channel: its entries hold the channels its input held, place by place
+        index = (np.take(r.index, np.zeros(length, np.int64), axis=ap) % C) + _grid_index(out_shape, ap, None, C)
+        self.add_node(Node(POOLS[op], [edge], C, length, kernel[s], strides[s], 1, p[s],
+                           count_include_pad=bool(attr(node, "count_include_pad", 0)), label=label, tensor=out,
+                           index=index), out)
+
+    def dense(self, node: onnx.NodeProto, r: Ref) -> None:
+        lin = linear(self.g, node)
+        out = node.output[0]
+        if lin is None or lin[0] != node.input[0] or r.node == 0:
+            raise _Unsupported(node.op_type)
+        _, w, b = lin
+        C = self.nodes[r.node].channels
+        H = w.shape[0]
+        if r.index.ndim == 1:  # a dense layer on the flattened rows
+            if r.index.size != w.shape[1] or len(np.unique(r.index)) != r.index.size:
+                raise _Unsupported("dense")
+            rows = r.index // C
+            offset = int(rows.min())
+            L = int(rows.max()) - offset + 1
+            weight = np.zeros((H, L * C), np.float32)
+            weight[:, r.index - offset * C] = w
+            self.add_node(Node("dense", [Edge(r.node, offset, L, r.steps)], H, 1, weight=weight,
+                               bias=np.asarray(b, np.float32), label=node.name or node.op_type, tensor=out,
+                               index=np.arange(H)), out)
+            return
+        if r.index.ndim != 2 or node.op_type != "MatMul":
+            raise _Unsupported("MatMul")
+        ap, ac, offset, L, cols = _rows(r.index, C)
+        if ap != 0 or ac not in (1, None):
+            raise _Unsupported("MatMul not over channels")
+        weight = np.zeros((H, C, 1), np.float32)  # the same map at every position: a 1-wide conv
+        weight[:, cols, 0] = w
+        self.add_node(Node("conv", [Edge(r.node, offset, L, r.steps)], H, L, weight=weight,
+                           bias=np.asarray(b, np.float32), label=node.name or "MatMul", tensor=out,
+                           index=_grid_index((L, H), 0, 1, H)), out)
+
+    def parts(self) -> Parts | None:
+        for node in self.model.graph.node:
+            try:
+                self.visit(node)
+            except _Unsupported:
+                continue  # its outputs stay unknown
+        phi = self.model.graph.output[0].name
+        r = self.refs.get(phi)
+        if r is not None and r.node != 0:
+            C = self.nodes[r.node].channels
+            rows = r.index.reshape(-1) // C
+            offset = int(rows.min())
+            output = Edge(r.node, offset, int(rows.max()) - offset + 1, r.steps)
+            return self._pruned(output, list((r.index.reshape(-1) - offset * C).astype(int)), b"", [], ())
+        for k in range(len(self.nodes) - 1, 0, -1):
+            node = self.nodes[k]
+            if depends_only_on(self.g, phi, node.tensor, self.source):
+                tail = cut(self.model, [node.tensor], phi).SerializeToString()
+                return self._pruned(Edge(k, 0, node.length), [], tail, list(node.index.reshape(-1).astype(int)),
+                                    tuple(self.shapes[node.tensor]))
         return None
-    index = (np.arange(size, dtype=np.float32) + 1).reshape(1, *shape)  # 1 + c * L + j
-    try:
-        order = _run(cut(model, [name], flat), index).reshape(-1).astype(np.int64) - 1
-    except Exception:
-        return None
-    if not np.array_equal(np.sort(order), np.arange(size)):
-        return None
-    weight = np.zeros_like(lin[1], dtype=np.float32)
-    weight[:, order] = lin[1]
-    out = node.output[0]
-    steps: tuple[Step, ...] = ()
-    node = g.only_consumer(out)
-    while node is not None and (node.op_type in PASS_OPS or (step := _step(g, node, out, (lin[1].shape[0],))) is not None):
-        if node.op_type not in PASS_OPS:
-            steps += (step,)
-        out, node = node.output[0], g.only_consumer(node.output[0])
-    return Dense(weight, np.asarray(lin[2], np.float32), steps), out
+
+    def _pruned(self, output: Edge, phi_index, tail, tail_index, tail_shape) -> Parts:
+        """Parts with only the nodes the output depends on, renumbered."""
+        keep, todo = set(), [output.node]
+        while todo:
+            k = todo.pop()
+            if k not in keep:
+                keep.add(k)
+                todo.extend(e.node for e in self.nodes[k].inputs)
+        number = {k: i for i, k in enumerate(sorted(keep | {0}))}
+        nodes = []
+        for k in sorted(number):
+            n = self.nodes[k]
+            n.inputs = [Edge(number[e.node], e.offset, e.length, e.steps) for e in n.inputs]
+            nodes.append(n)
+        output = Edge(number[output.node], output.offset, output.length, output.steps)
+        return Parts(nodes, output, phi_index, tail, tail_index, tail_shape)
 
 
 def extract(phi_model: onnx.ModelProto, layout: str, length: int) -> Parts | None:
-    """The incremental parts of a Phi model (one-hot input -> Phi), or None if it does not start with a conv."""
-    g = Graph(phi_model)
-    source = phi_model.graph.input[0].name
-    phi = phi_model.graph.output[0].name
-    name, node = source, g.only_consumer(source)
-    while node is not None and node.op_type in LAYOUT_OPS:
-        name, node = node.output[0], g.only_consumer(node.output[0])
-    if node is None or node.op_type != "Conv" or node.input[0] != name:
-        return None
-    index = (np.arange(4 * length, dtype=np.float32) + 1).reshape(1, length, 4)
-    x = layouts.to_model(index, layout)
+    """The incremental parts of a Phi model, or None if the core cannot start at its input."""
     try:
-        probe = x if name == source else _run(cut(phi_model, [source], name), x)
-    except Exception:
+        walk = _Walk(phi_model, layout, length)
+    except Exception:  # shapes could not be read: no incremental path
         return None
-    first = _first_conv(g, node, probe, length)
-    if first is None:
-        return None
-    layers, ap = [first[0]], first[1]
-    shape = [first[0].out_channels] + [1] * (probe.ndim - 2)
-    shape[ap] = first[0].out_length
-    shape = tuple(shape)
-    try:
-        shapes = _shapes(phi_model, x)
-    except Exception:  # then the core stops after the first conv
-        shapes = {}
-    name, node = node.output[0], g.only_consumer(node.output[0])
-    while node is not None and (out := shapes.get(node.output[0])) is not None:
-        if node.op_type in PASS_OPS:
-            pass
-        elif node.op_type in ("Squeeze", "Unsqueeze", "Reshape"):
-            if _positions_axis(out) is None or out[0] != shape[0] or int(np.prod(out)) != int(np.prod(shape)):
-                break
-            ap = _positions_axis(out)
-        elif node.op_type in ELEMENTWISE or node.op_type in AFFINE_OPS:
-            step = _step(g, node, name, shape)
-            if step is None:
-                break
-            layers[-1] = _with_step(layers[-1], step)
-        elif node.op_type == "Conv" or node.op_type in POOLS:
-            layer = _over_positions(g, node, shape, ap, out)
-            if layer is None or layer.in_length != layers[-1].out_length:
-                break
-            layers.append(layer)
-            ap = _positions_axis(out)
-        else:
-            break
-        name, node, shape = node.output[0], g.only_consumer(node.output[0]), out
-    dense = _dense(g, name, shape, phi_model)
-    if dense is not None:
-        dense, name = dense
-        shape = (dense.weight.shape[0],)
-    tail = b"" if name == phi else cut(phi_model, [name], phi).SerializeToString()
-    return Parts(layers, dense, tail, shape)
+    return walk.parts()
