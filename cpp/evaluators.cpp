@@ -17,7 +17,8 @@ namespace {
 constexpr int kOrtBlock = 16;                      // chains per ONNX Runtime batch on the CPU
 constexpr int kGpuBlock = 2048;                    // chains per batch on a GPU
 constexpr int kCoreBlockMax = 256;                 // chains per block on the core-only path
-constexpr int64_t kBlockBytes = int64_t(1) << 30;  // state per block on the core-only path (at least one ladder)
+constexpr int64_t kBlockBytes = int64_t(16) << 20;  // state per block on the core-only path (at least one ladder):
+                                                    // small blocks keep a chain's rows in cache from step to step
 
 int round_up(int n, int m) { return (n + m - 1) / m * m; }
 int floor_div(int a, int b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
@@ -442,8 +443,10 @@ class GraphBlock final : public BlockEvaluator {
         first_.resize(std::max(first_.size(), size_t(y.in[0].length) + 1));
       }
       if (y.node.kind == Node::Kind::conv || y.node.kind == Node::Kind::dense) rows = std::max(rows, y.in[0].length);
+      if (y.node.kind == Node::Kind::conv && !y.first)
+        changes_.resize(std::max(changes_.size(), size_t(g.nodes[y.in[0].node].window) * g.nodes[y.in[0].node].Cp));
     }
-    d_.assign(widest, 0.f), tmp_.assign(widest, 0.f), tmp2_.assign(widest, 0.f);
+    d_.assign(widest, 0.f), tmp_.assign(widest, 0.f);
     ch_.assign(widest, 0);
     act_.assign(size_t(rows) * widest, 0.f), act_channel_.assign(size_t(rows) * widest, 0), act_nonzero_.assign(rows, 0);
     phi_.assign(size_t(n) * P_, 0.f);
@@ -468,17 +471,20 @@ class GraphBlock final : public BlockEvaluator {
 
   const float* propose(const Mutation* m) override {
     for (int i = 0; i < n_; ++i) state_[0].range[i] = {m[i].position, m[i].position + 1, m[i].position, m[i].position + 1};
-    for (size_t k = 1; k < g_.nodes.size(); ++k) {
-      const Graph::Prepared& y = g_.nodes[k];
-      if (!y.used()) continue;
-      if (y.node.kind == Node::Kind::dense) {
-        propose_dense(k);
+    // Runs of nodes other than dense layers chain by chain (a chain's changed rows stay in
+    // cache from node to node); dense layers over all chains at once (sharing weight reads).
+    for (size_t k = 1; k < g_.nodes.size();) {
+      if (g_.nodes[k].node.kind == Node::Kind::dense) {
+        if (g_.nodes[k].used()) propose_dense(k);
+        ++k;
         continue;
       }
-      for (int i = 0; i < n_; ++i) {
-        if (y.first && i + 8 < n_) prefetch(k, i + 8, m[i + 8].position);
-        propose_node(k, i, m[i]);
-      }
+      size_t end = k;
+      while (end < g_.nodes.size() && g_.nodes[end].node.kind != Node::Kind::dense) ++end;
+      for (int i = 0; i < n_; ++i)
+        for (size_t j = k; j < end; ++j)
+          if (g_.nodes[j].used()) propose_node(j, i, m[i]);
+      k = end;
     }
     for (int i = 0; i < n_; ++i) write_output(i, changed(g_.output.node, i));
     if (call_) call_->run();
@@ -523,31 +529,24 @@ class GraphBlock final : public BlockEvaluator {
 
   // The edge's row q for chain i, through its map, into out (the producer's padded width).
   void mapped(const Graph::In& e, int i, int q, float* out) { e.map.apply(row(e.node, i, q + e.offset), out); }
-  // The change of the edge's row q for chain i, packed to its nonzero entries in d_ / ch_; their count.
-  int edge_delta(const Graph::In& e, int i, int q) {
-    const int j = q + e.offset, C = g_.nodes[e.node].C;
+  // The change of the edge's row q for chain i (through its map) into d (the producer's padded width).
+  void change(const Graph::In& e, int i, int q, float* d) {
+    const int j = q + e.offset;
     const float* now = row(e.node, i, j);
     const float* before = old_row(e.node, i, j);
+    const int C = g_.nodes[e.node].C;
     if (e.map.identity() || e.map.relu_only()) {
-      k_.delta(now, before, d_.data(), C, e.map.relu_only());
-    } else {
-      e.map.apply(now, d_.data());
-      e.map.apply(before, tmp_.data());
-      for (int c = 0; c < C; ++c) d_[c] -= tmp_[c];
+      k_.delta(now, before, d, C, e.map.relu_only());
+      return;
     }
-    return k_.compress_nonzero(d_.data(), ch_.data(), C);
+    e.map.apply(now, d);
+    e.map.apply(before, tmp_.data());
+    for (int c = 0; c < C; ++c) d[c] -= tmp_[c];
   }
-
-  void prefetch(size_t k, int i, int p) {
-    const Graph::Prepared& y = g_.nodes[k];
-    const FirstConv::Tap* b = y.first->begin(p);
-    const FirstConv::Tap* e = y.first->end(p);
-    if (b == e) return;
-    const int lo = std::max(b->out, y.need.first), hi = std::min((e - 1)->out + 1, y.need.last);
-    if (lo >= hi) return;
-    const char* a = reinterpret_cast<const char*>(row(k, i, lo));
-    const char* z = reinterpret_cast<const char*>(row(k, i, hi - 1) + y.Cp);
-    for (; a < z; a += 64) __builtin_prefetch(a);
+  // The same, packed to its nonzero entries in d_ / ch_; returns their count.
+  int edge_delta(const Graph::In& e, int i, int q) {
+    change(e, i, q, d_.data());
+    return k_.compress_nonzero(d_.data(), ch_.data(), g_.nodes[e.node].C);
   }
 
   // Node k (not dense) for chain i: save the rows its inputs' changes reach, update them.
@@ -577,20 +576,39 @@ class GraphBlock final : public BlockEvaluator {
     }
     std::copy_n(row(k, i, r.first), size_t(r.size()) * y.Cp, old);
     if (y.node.kind == Node::Kind::conv) {
-      // Input row q's change reaches output j = (q + pad - t * dilation) / stride through tap t.
+      // Input row a's change reaches output j = (a + pad - t * dilation) / stride through tap t.
       const Graph::In& e = y.in[0];
-      const int Cin = g_.nodes[e.node].C;
+      const Graph::Prepared& from = g_.nodes[e.node];
       const Rows c = changed(e.node, i);
       const Rows q = Rows{c.first - e.offset, c.last - e.offset}.clip(0, e.length);
+      int nonzero = 0;
       for (int a = q.first; a < q.last; ++a) {
-        const int nnz = edge_delta(e, i, a);
+        float* d = changes_.data() + size_t(a - q.first) * from.Cp;
+        change(e, i, a, d);
+        for (int ch = 0; ch < from.C; ++ch) nonzero += d[ch] != 0.f;
+      }
+      const float* taps = y.rows.data();
+      const size_t tap = size_t(from.C) * y.Cp;
+      if (y.node.stride == 1 && 4 * nonzero >= q.size() * from.C) {  // mostly nonzero: one GEMM per tap
+        for (int t = 0; t < y.node.width; ++t) {
+          const int shift = y.node.pad_left - t * y.node.dilation;
+          const int lo = std::max(q.first, r.first - shift), hi = std::min(q.last, r.last - shift);
+          if (lo < hi)
+            k_.gemm(changes_.data() + size_t(lo - q.first) * from.Cp, from.Cp, hi - lo, from.C, taps + t * tap, y.Cp,
+                    row(k, i, lo + shift), y.Cp, y.Cp);
+        }
+        trim(k, i);
+        return;
+      }
+      for (int a = q.first; a < q.last; ++a) {
+        float* d = changes_.data() + size_t(a - q.first) * from.Cp;
+        const int nnz = k_.compress_nonzero(d, ch_.data(), from.C);
         if (!nnz) continue;
         for (int t = 0; t < y.node.width; ++t) {
           const int s = a + y.node.pad_left - t * y.node.dilation;
           if (s < 0 || s % y.node.stride) continue;
           const int j = s / y.node.stride;
-          if (j < r.first || j >= r.last) continue;
-          k_.sparse_gemv(d_.data(), ch_.data(), nnz, y.rows.data() + size_t(t) * Cin * y.Cp, y.Cp, row(k, i, j), y.Cp);
+          if (j >= r.first && j < r.last) k_.sparse_gemv(d, ch_.data(), nnz, taps + t * tap, y.Cp, row(k, i, j), y.Cp);
         }
       }
     } else {
@@ -738,7 +756,8 @@ class GraphBlock final : public BlockEvaluator {
   const Graph& g_;
   const Kernels& k_;
   std::vector<State> state_;
-  std::vector<float> d_, tmp_, tmp2_;  // one row's change, scratch rows
+  std::vector<float> d_, tmp_;         // one row's change, a scratch row
+  std::vector<float> changes_;         // the changes of a conv's changed input rows
   std::vector<uint16_t> ch_;           // the channels of its nonzero entries
   std::vector<float> act_;             // one chain's input rows of a node (computed from scratch)
   std::vector<uint16_t> act_channel_;

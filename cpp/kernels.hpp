@@ -24,6 +24,8 @@ struct Kernels {
   void (*save_add)(float* row, float* old, const float* add, int n);
   // d[c] = relu(now[c]) - relu(before[c]) (relu) or now[c] - before[c] (not relu), c < n.
   void (*delta)(const float* now, const float* before, float* d, int n, bool relu);
+  // y[m * ldy + (0, n)] += sum_(k < K) a[m * lda + k] * w[k * ldw + (0, n)] for m < M; n a multiple of kLanes.
+  void (*gemm)(const float* a, size_t lda, int M, int K, const float* w, size_t ldw, float* y, size_t ldy, int n);
 };
 
 const Kernels& kernels();

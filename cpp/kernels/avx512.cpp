@@ -2,5 +2,5 @@
 #include "impl.hpp"
 
 namespace seqmaxent::avx512 {
-extern const Kernels table = {"avx512", sparse_gemv, compress_nonzero, save_add, delta};
+extern const Kernels table = {"avx512", sparse_gemv, compress_nonzero, save_add, delta, gemm};
 }  // namespace seqmaxent::avx512

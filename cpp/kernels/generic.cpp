@@ -2,5 +2,5 @@
 #include "impl.hpp"
 
 namespace seqmaxent::generic {
-extern const Kernels table = {"generic", sparse_gemv, compress_nonzero, save_add, delta};
+extern const Kernels table = {"generic", sparse_gemv, compress_nonzero, save_add, delta, gemm};
 }  // namespace seqmaxent::generic

@@ -72,6 +72,51 @@ int compress_nonzero(float* __restrict d, uint16_t* __restrict index, int n) {
   return nnz;
 }
 
+#ifdef __AVX512F__
+constexpr int kRowBlock = 6;  // rows x 4 vectors of accumulators fit the 32 vector registers
+#else
+constexpr int kRowBlock = 2;
+#endif
+
+template <int MB, int NV>
+void gemm_block(const float* __restrict a, size_t lda, int K, const float* __restrict w, size_t ldw,
+                float* __restrict y, size_t ldy) {
+  constexpr int L = seqmaxent::kLanes;
+  vec16 acc[MB][NV];
+  for (int m = 0; m < MB; ++m)
+    for (int v = 0; v < NV; ++v) __builtin_memcpy(&acc[m][v], y + m * ldy + v * L, sizeof(vec16));
+  for (int k = 0; k < K; ++k) {
+    vec16 wk[NV];
+    for (int v = 0; v < NV; ++v) __builtin_memcpy(&wk[v], w + k * ldw + v * L, sizeof(vec16));
+    for (int m = 0; m < MB; ++m) {
+      const float x = a[m * lda + k];
+      for (int v = 0; v < NV; ++v) acc[m][v] += x * wk[v];
+    }
+  }
+  for (int m = 0; m < MB; ++m)
+    for (int v = 0; v < NV; ++v) __builtin_memcpy(y + m * ldy + v * L, &acc[m][v], sizeof(vec16));
+}
+
+template <int MB>
+void gemm_rows(const float* a, size_t lda, int K, const float* w, size_t ldw, float* y, size_t ldy, int nv) {
+  switch (nv) {
+    case 1: gemm_block<MB, 1>(a, lda, K, w, ldw, y, ldy); break;
+    case 2: gemm_block<MB, 2>(a, lda, K, w, ldw, y, ldy); break;
+    case 3: gemm_block<MB, 3>(a, lda, K, w, ldw, y, ldy); break;
+    default: gemm_block<MB, 4>(a, lda, K, w, ldw, y, ldy); break;
+  }
+}
+
+void gemm(const float* a, size_t lda, int M, int K, const float* w, size_t ldw, float* y, size_t ldy, int n) {
+  constexpr int L = seqmaxent::kLanes;
+  for (int n0 = 0; n0 < n; n0 += 4 * L) {
+    const int nv = (n - n0) / L < 4 ? (n - n0) / L : 4;
+    int m = 0;
+    for (; m + kRowBlock <= M; m += kRowBlock) gemm_rows<kRowBlock>(a + m * lda, lda, K, w + n0, ldw, y + m * ldy + n0, ldy, nv);
+    for (; m < M; ++m) gemm_rows<1>(a + m * lda, lda, K, w + n0, ldw, y + m * ldy + n0, ldy, nv);
+  }
+}
+
 inline float relu(float x) { return x > 0.f ? x : 0.f; }
 
 void save_add(float* __restrict row, float* __restrict old, const float* __restrict add, int n) {
