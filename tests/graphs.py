@@ -1,5 +1,9 @@
-"""Small ONNX networks built layer by layer with onnx.helper (random weights, no PyTorch), for
-testing the incremental path on any mix of convs, pools and elementwise ops."""
+"""Small ONNX networks built op by op with onnx.helper (random weights, no PyTorch), for testing
+the incremental path on any mix of convs, pools, sums, crops, transposes, dense layers and heads.
+
+`Net` tracks each tensor's (channels, positions) so weights can be drawn; `network` builds the
+chain-shaped networks of a list of layer specs, and the other functions build graphs.
+"""
 
 from __future__ import annotations
 
@@ -13,105 +17,232 @@ from onnx import TensorProto, helper, numpy_helper
 Spec = tuple[str, dict]
 
 
-class _Builder:
-    def __init__(self, seed: int, two_d: bool):
+class Net:
+    """An ONNX graph under construction; tensors are names, with known per-sequence shapes."""
+
+    def __init__(self, seed: int, length: int, layout: str = "NCL"):
         self.rng = np.random.default_rng(seed)
-        self.two_d = two_d
         self.nodes: list[onnx.NodeProto] = []
         self.inits: list[onnx.TensorProto] = []
         self.count = 0
+        self.layout = layout
+        shape = {"NCL": [4, length], "NLC": [length, 4], "N1LC": [1, length, 4]}[layout]
+        self.input = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", *shape])
+        self.shapes = {"x": tuple(shape)}
 
     def name(self, stem: str) -> str:
         self.count += 1
         return f"{stem}{self.count}"
 
-    def const(self, value: np.ndarray) -> str:
-        name = self.name("w")
-        self.inits.append(numpy_helper.from_array(np.asarray(value, np.float32), name))
+    def const(self, value: np.ndarray, dtype=np.float32) -> str:
+        name = self.name("c")
+        self.inits.append(numpy_helper.from_array(np.asarray(value, dtype), name))
         return name
 
-    def const_int(self, value: list[int]) -> str:
-        name = self.name("axes")
-        self.inits.append(numpy_helper.from_array(np.asarray(value, np.int64), name))
-        return name
-
-    def node(self, op: str, inputs: list[str], **attrs) -> str:
+    def op(self, op: str, inputs: list[str], **attrs) -> str:
         out = self.name(op.lower())
         self.nodes.append(helper.make_node(op, inputs, [out], **attrs))
+        self.shapes[out] = self._infer(out)
         return out
 
-    def spatial(self, values: list[int], fill: int) -> list[int]:
-        """Per-axis attribute over positions, with the unit axis first in 2-D."""
-        return [fill, *values] if self.two_d else values
+    def _infer(self, out: str) -> tuple[int, ...]:
+        graph = helper.make_graph(self.nodes, "probe", [self.input],
+                                  [helper.make_tensor_value_info(out, TensorProto.FLOAT, None)], self.inits)
+        return tuple(run(model(graph), np.zeros((1, *self.shapes["x"]), np.float32)).shape[1:])
 
-    def pads(self, left: int, right: int) -> list[int]:
-        return [0, left, 0, right] if self.two_d else [left, right]
+    def channels(self, x: str) -> int:
+        return self.shapes[x][0]
 
-    def layer(self, x: str, channels: int, op: str, o: dict) -> tuple[str, int]:
-        unit = (1,) if self.two_d else ()
-        per_channel = (1, channels, *unit, 1)
+    # -- layers on (N, C, L) tensors -------------------------------------------------------
+    def conv(self, x: str, out: int, width: int, stride: int = 1, dilation: int = 1, pads=(0, 0), same: bool = False,
+             two_d: bool = False) -> str:
+        c = self.channels(x)
+        unit = (1,) if two_d else ()
+        w = self.rng.normal(0, 1 / np.sqrt(c * width), (out, c, *unit, width))
+        if same:
+            pads = ((width - 1) * dilation // 2, (width - 1) * dilation - (width - 1) * dilation // 2)
+        spatial = (lambda v, fill: [fill, v]) if two_d else (lambda v, fill: [v])
+        return self.op("Conv", [x, self.const(w), self.const(self.rng.normal(0, 0.3, out))],
+                       kernel_shape=spatial(width, 1), strides=spatial(stride, 1), dilations=spatial(dilation, 1),
+                       pads=[0, pads[0], 0, pads[1]] if two_d else list(pads))
+
+    def batchnorm(self, x: str) -> str:
+        c = self.channels(x)
+        params = [self.rng.uniform(0.5, 1.5, c), self.rng.normal(0, 0.3, c), self.rng.normal(0, 0.3, c),
+                  self.rng.uniform(0.5, 2.0, c)]
+        return self.op("BatchNormalization", [x, *map(self.const, params)], epsilon=1e-3)
+
+    def act(self, x: str, op: str = "Relu") -> str:
+        return self.op(op, [x], alpha=0.1) if op == "LeakyRelu" else self.op(op, [x])
+
+    def crop(self, x: str, left: int, right: int, axis: int = 2) -> str:
+        end = self.shapes[x][axis - 1] - right
+        return self.op("Slice", [x, self.const([left], np.int64), self.const([end], np.int64), self.const([axis], np.int64)])
+
+    def transpose(self, x: str, perm: list[int]) -> str:
+        return self.op("Transpose", [x], perm=perm)
+
+    def gemm(self, x: str, out: int) -> str:
+        size = int(np.prod(self.shapes[x]))
+        w = self.rng.normal(0, 1 / np.sqrt(size), (out, size))
+        return self.op("Gemm", [x, self.const(w), self.const(self.rng.normal(0, 0.3, out))], transB=1)
+
+    def matmul(self, x: str, out: int) -> str:
+        c = self.shapes[x][-1]
+        y = self.op("MatMul", [x, self.const(self.rng.normal(0, 1 / np.sqrt(c), (c, out)))])
+        return self.op("Add", [y, self.const(self.rng.normal(0, 0.3, out))])
+
+    def layer(self, x: str, op: str, o: dict, two_d: bool = False) -> str:
+        """One layer of a `network` spec."""
+        unit = (1,) if two_d else ()
+        spatial = (lambda v, fill: [fill, v]) if two_d else (lambda v, fill: [v])
+        pads = (lambda l, r: [0, l, 0, r]) if two_d else (lambda l, r: [l, r])
+        channels = self.channels(x)
         if op == "conv":
-            out, width = o["out"], o["width"]
-            w = self.rng.normal(0, 1 / np.sqrt(channels * width), (out, channels, *unit, width))
-            attrs = dict(kernel_shape=self.spatial([width], 1), strides=self.spatial([o.get("stride", 1)], 1),
-                         dilations=self.spatial([o.get("dilation", 1)], 1))
             if "auto_pad" in o:
-                attrs["auto_pad"] = o["auto_pad"]
-            else:
-                attrs["pads"] = self.pads(*o.get("pads", (0, 0)))
-            return self.node("Conv", [x, self.const(w), self.const(self.rng.normal(0, 0.3, out))], **attrs), out
+                w = self.rng.normal(0, 1 / np.sqrt(channels * o["width"]), (o["out"], channels, *unit, o["width"]))
+                return self.op("Conv", [x, self.const(w), self.const(self.rng.normal(0, 0.3, o["out"]))],
+                               kernel_shape=spatial(o["width"], 1), auto_pad=o["auto_pad"])
+            return self.conv(x, o["out"], o["width"], o.get("stride", 1), o.get("dilation", 1), o.get("pads", (0, 0)),
+                             two_d=two_d)
         if op in ("maxpool", "avgpool"):
-            attrs = dict(kernel_shape=self.spatial([o["width"]], 1), strides=self.spatial([o.get("stride", o["width"])], 1),
-                         pads=self.pads(*o.get("pads", (0, 0))))
+            attrs = dict(kernel_shape=spatial(o["width"], 1), strides=spatial(o.get("stride", o["width"]), 1),
+                         pads=pads(*o.get("pads", (0, 0))))
             if op == "avgpool":
                 attrs["count_include_pad"] = o.get("count_include_pad", 0)
-            return self.node("MaxPool" if op == "maxpool" else "AveragePool", [x], **attrs), channels
+            return self.op("MaxPool" if op == "maxpool" else "AveragePool", [x], **attrs)
         if op in ("gmaxpool", "gavgpool"):
-            return self.node("GlobalMaxPool" if op == "gmaxpool" else "GlobalAveragePool", [x]), channels
+            return self.op("GlobalMaxPool" if op == "gmaxpool" else "GlobalAveragePool", [x])
         if op == "batchnorm":
-            params = [self.rng.uniform(0.5, 1.5, channels), self.rng.normal(0, 0.3, channels),
-                      self.rng.normal(0, 0.3, channels), self.rng.uniform(0.5, 2.0, channels)]
-            return self.node("BatchNormalization", [x, *map(self.const, params)], epsilon=1e-3), channels
+            return self.batchnorm(x)
         if op in ("mul", "add"):
-            c = self.const(self.rng.uniform(0.5, 1.5, per_channel) if op == "mul" else self.rng.normal(0, 0.3, per_channel))
-            return self.node(op.capitalize(), [x, c]), channels
-        if op == "leakyrelu":
-            return self.node("LeakyRelu", [x], alpha=0.1), channels
-        names = {"relu": "Relu", "sigmoid": "Sigmoid", "tanh": "Tanh", "exp": "Exp", "softplus": "Softplus"}
-        return self.node(names[op], [x]), channels
+            shape = (1, channels, *unit, 1)
+            c = self.rng.uniform(0.5, 1.5, shape) if op == "mul" else self.rng.normal(0, 0.3, shape)
+            return self.op(op.capitalize(), [x, self.const(c)])
+        names = {"relu": "Relu", "sigmoid": "Sigmoid", "tanh": "Tanh", "exp": "Exp", "softplus": "Softplus",
+                 "leakyrelu": "LeakyRelu"}
+        return self.act(x, names[op])
+
+    def finish(self, *outputs: str) -> onnx.ModelProto:
+        graph = helper.make_graph(self.nodes, "net", [self.input],
+                                  [helper.make_tensor_value_info(o, TensorProto.FLOAT, ["N", *self.shapes[o]])
+                                   for o in outputs], self.inits)
+        m = model(graph)
+        onnx.checker.check_model(m)
+        return m
 
 
 def network(length: int, layers: list[Spec], hidden: int = 6, dense: int = 1, two_d: bool = False,
             seed: int = 0) -> onnx.ModelProto:
     """x (N, 4, L) -> layers -> Flatten -> `dense` x [Gemm(hidden) -> Relu] (the last is Phi) -> Gemm(2) -> y."""
-    b = _Builder(seed, two_d)
-    x = b.node("Unsqueeze", ["x", b.const_int([2])]) if two_d else "x"
-    channels = 4
+    net = Net(seed, length)
+    x = net.op("Unsqueeze", ["x", net.const([2], np.int64)]) if two_d else "x"
     for op, options in layers:
-        x, channels = b.layer(x, channels, op, options)
-    flat = b.node("Flatten", [x], axis=1)
-    body = helper.make_graph(b.nodes, "body", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4, length])],
-                             [helper.make_tensor_value_info(flat, TensorProto.FLOAT, None)], b.inits)
-    size = _run(_model(body), np.zeros((1, 4, length), np.float32)).shape[1]
-    phi = flat
+        x = net.layer(x, op, options, two_d)
+    phi = net.op("Flatten", [x], axis=1)
     for _ in range(dense):
-        w = b.rng.normal(0, 1 / np.sqrt(size), (hidden, size))
-        phi = b.node("Relu", [b.node("Gemm", [phi, b.const(w), b.const(b.rng.normal(0, 0.3, hidden))], transB=1)])
-        size = hidden
-    y = b.node("Gemm", [phi, b.const(b.rng.normal(0, 1, (2, hidden))), b.const(np.zeros(2))], transB=1)
-    graph = helper.make_graph(b.nodes, "net", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4, length])],
-                              [helper.make_tensor_value_info(y, TensorProto.FLOAT, ["N", 2])], b.inits)
-    model = _model(graph)
-    onnx.checker.check_model(model)
-    return model
+        phi = net.act(net.gemm(phi, hidden))
+    return net.finish(net.gemm(phi, 2))
 
 
-def _model(graph: onnx.GraphProto) -> onnx.ModelProto:
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    return model
+# -- graphs ----------------------------------------------------------------------------------
+def residual(length: int, seed: int = 0) -> onnx.ModelProto:
+    """A dilated residual tower (BPNet-like): conv, then x + relu(conv_dilated(x)) twice, global
+    average pooling and a dense head."""
+    net = Net(seed, length)
+    x = net.act(net.conv("x", 8, 5, same=True))
+    for d in (2, 4):
+        x = net.op("Add", [x, net.act(net.conv(x, 8, 3, dilation=d, same=True))])
+    pooled = net.op("Flatten", [net.op("GlobalAveragePool", [x])], axis=1)
+    return net.finish(net.gemm(pooled, 2))
 
 
-def _run(model: onnx.ModelProto, x: np.ndarray) -> np.ndarray:
-    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+def cropped_residual(length: int, seed: int = 0) -> onnx.ModelProto:
+    """Valid (unpadded) dilated convs whose residual branch is cropped to match (ChromBPNet-like),
+    BatchNorm after the ReLU, and a flattened dense head."""
+    net = Net(seed, length)
+    x = net.act(net.conv("x", 8, 5))
+    for d in (1, 2):
+        y = net.batchnorm(net.act(net.conv(x, 8, 3, dilation=d)))
+        x = net.op("Add", [net.crop(x, d, d), y])
+    phi = net.act(net.gemm(net.op("Flatten", [x], axis=1), 6))
+    return net.finish(net.gemm(phi, 2))
+
+
+def spliceai_like(length: int, crop: int, seed: int = 0) -> onnx.ModelProto:
+    """SpliceAI's layout in small: a 1x1 conv, pre-activation residual blocks (BatchNorm-ReLU-conv
+    twice) with a skip sum of 1x1 convs after each group, a crop, a 1x1 conv head of 3 units and a
+    softmax over units, transposed to (N, positions, 3)."""
+    net = Net(seed, length)
+    x = net.conv("x", 8, 1)
+    skip = net.conv(x, 8, 1)
+    for width, dilation in ((3, 1), (3, 2)):
+        for _ in range(2):
+            y = net.conv(net.act(net.batchnorm(x)), 8, width, dilation=dilation, same=True)
+            y = net.conv(net.act(net.batchnorm(y)), 8, width, dilation=dilation, same=True)
+            x = net.op("Add", [x, y])
+        skip = net.op("Add", [skip, net.conv(x, 8, 1)])
+    logits = net.conv(net.crop(skip, crop, crop), 3, 1)
+    return net.finish(net.transpose(net.op("Softmax", [logits], axis=1), [0, 2, 1]))
+
+
+def profile_and_counts(length: int, crop: int, seed: int = 0) -> onnx.ModelProto:
+    """BPNet's two heads over a residual tower: a width-7 conv profile head cropped to the middle
+    positions (2 tracks), and a counts head (mean over positions, then Gemm)."""
+    net = Net(seed, length)
+    x = net.act(net.conv("x", 8, 5, same=True))
+    x = net.op("Add", [x, net.act(net.conv(x, 8, 3, dilation=2, same=True))])
+    profile = net.crop(net.conv(x, 2, 7, same=True), crop, crop)
+    mean = net.op("ReduceMean", [x], axes=[2], keepdims=0)
+    return net.finish(profile, net.gemm(mean, 1))
+
+
+def tiny_profile(length: int = 5, seed: int = 3) -> onnx.ModelProto:
+    """Small enough to enumerate (4^5 sequences): a residual tower and a width-3 conv head of 2
+    units at every position."""
+    net = Net(seed, length)
+    x = net.act(net.conv("x", 4, 3, same=True))
+    x = net.op("Add", [x, net.act(net.conv(x, 4, 3, dilation=2, same=True))])
+    return net.finish(net.conv(x, 2, 3, same=True))
+
+
+def keras_channels_last(length: int, seed: int = 0) -> onnx.ModelProto:
+    """A Keras (tf2onnx) style export: (N, L, 4) input, each Conv1D as a 2-D conv between
+    Unsqueeze/Transpose and Transpose/Squeeze, channels-last tensors in between, a channels-last
+    Flatten, two dense layers."""
+    net = Net(seed, length, layout="NLC")
+    x = "x"
+    for out, width in ((8, 5), (8, 3)):
+        four = net.transpose(net.op("Unsqueeze", [x, net.const([1], np.int64)]), [0, 3, 1, 2])  # (N, C, 1, L)
+        y = net.conv(four, out, width, two_d=True)
+        x = net.act(net.op("Squeeze", [net.transpose(y, [0, 2, 3, 1]), net.const([1], np.int64)]))  # (N, L, C)
+    phi = net.act(net.gemm(net.act(net.gemm(net.op("Flatten", [x], axis=1), 6)), 5))
+    return net.finish(net.op("Softmax", [net.gemm(phi, 2)], axis=1))
+
+
+def per_position_matmul(length: int, seed: int = 0) -> onnx.ModelProto:
+    """A head applied at every position as MatMul + Add over the channels of a (N, L, C) tensor."""
+    net = Net(seed, length)
+    x = net.act(net.conv("x", 8, 3, same=True))
+    x = net.op("Add", [x, net.act(net.conv(x, 8, 3, same=True))])
+    return net.finish(net.op("Sigmoid", [net.matmul(net.transpose(x, [0, 2, 1]), 2)]))
+
+
+def residual_tail(length: int, seed: int = 0) -> onnx.ModelProto:
+    """A residual tower with a Softplus the core does not follow after it: the tail."""
+    net = Net(seed, length)
+    x = net.act(net.conv("x", 8, 5, same=True))
+    x = net.op("Add", [x, net.act(net.conv(x, 8, 3, dilation=2, same=True))])
+    x = net.conv(net.act(x, "Softplus"), 8, 3)
+    return net.finish(net.gemm(net.op("Flatten", [x], axis=1), 2))
+
+
+def model(graph: onnx.GraphProto) -> onnx.ModelProto:
+    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    m.ir_version = 8
+    return m
+
+
+def run(m: onnx.ModelProto, x: np.ndarray) -> np.ndarray:
+    session = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"])
     return session.run(None, {"x": x})[0]

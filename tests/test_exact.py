@@ -13,11 +13,12 @@ CHAINS, STEPS, PERIOD, BURN_IN = 100, 10_000, 10, 200
 N_SAMPLES = CHAINS * STEPS // PERIOD
 
 
-def exact(model: sm.Model, x0: np.ndarray, beta: float, mu: float, units, constrained: str = "GC") -> np.ndarray:
+def exact(model: sm.Model, x0: np.ndarray, beta: float, mu: float, units, constrained: str = "GC",
+          positions=None) -> np.ndarray:
     """P over all 4^L sequences, computed with onnxruntime's Python API and numpy only."""
     states = all_sequences(model.length)
-    s = model.scale(units)
-    d = np.linalg.norm(s * (model.phi(states) - model.phi(x0[None])), axis=1)
+    s = model.scale(units, positions)
+    d = np.linalg.norm(s * (model.phi(states, positions) - model.phi(x0[None], positions)), axis=1)
     n_c = np.isin(np.array(list(model.alphabet))[states], list(constrained)).sum(axis=1)
     logp = -beta * d + mu * n_c
     p = np.exp(logp - logp.max())
@@ -42,9 +43,10 @@ SAMPLERS = [("metropolis", "metropolis"), ("metropolis", "heat-bath"), ("temperi
 X0 = np.array([2, 1, 3, 0], dtype=np.uint8)  # GCTA
 
 
-def relative_beta(model: sm.Model, units, rel_beta: float) -> float:
+def relative_beta(model: sm.Model, units, rel_beta: float, positions=None, x0: np.ndarray = X0) -> float:
     states = all_sequences(model.length)
-    d_all = np.linalg.norm(model.scale(units) * (model.phi(states) - model.phi(X0[None])), axis=1)
+    d_all = np.linalg.norm(model.scale(units, positions) * (model.phi(states, positions) - model.phi(x0[None], positions)),
+                           axis=1)
     return rel_beta / d_all.std()
 
 
@@ -56,9 +58,9 @@ def run(model, beta, mu, units, sampler, moves, steps=STEPS, **kw) -> list[sm.Re
     return res
 
 
-def assert_exact(model, res: sm.Result, mu, units, n_eff: int) -> bool:
+def assert_exact(model, res: sm.Result, mu, units, n_eff: int, positions=None, x0: np.ndarray = X0) -> bool:
     beta = res.params["beta"]
-    p = exact(model, X0, beta, mu, units)
+    p = exact(model, x0, beta, mu, units, positions=positions)
     bound = tv_bound(p, n_eff, np.random.default_rng(0))
     observed = tv(res.samples[0], p)
     assert observed < bound, f"beta {beta:.3g}: TV {observed:.4f} >= bound {bound:.4f}"
@@ -67,7 +69,7 @@ def assert_exact(model, res: sm.Result, mu, units, n_eff: int) -> bool:
     # the bound (near beta 0 a 25% change of beta hardly moves the law); returns whether it did.
     checked = False
     for wrong_beta, wrong_mu in ((beta * 1.25, mu), (beta, mu - 0.25)):
-        q = exact(model, X0, wrong_beta, wrong_mu, units)
+        q = exact(model, x0, wrong_beta, wrong_mu, units, positions=positions)
         if 0.5 * np.abs(q - p).sum() > 2 * bound:
             assert tv(res.samples[0], q) > bound, f"no power at beta {beta:.3g}"
             checked = True
@@ -117,3 +119,28 @@ def test_tuned_ladder_samples_its_target_exactly(tiny):
                     period=PERIOD, burn_in=400, max_rounds=1, seed=3, threads=2)
     assert not np.allclose(res.ladders[0], res.params["ladder"])
     assert assert_exact(tiny, res, mu, units, N_SAMPLES // 3)
+
+
+@pytest.mark.parametrize("incremental", [True, False], ids=["incremental", "full"])
+@pytest.mark.parametrize("sampler", ["metropolis", "tempering"])
+@pytest.mark.parametrize("units,positions", [(0, [2, 4]), ((0, 1), 3)])
+def test_per_position_head_matches_exact(tmp_path_factory, incremental, sampler, units, positions):
+    """A head applied at every position, explained at one or two output positions: Phi stacks the
+    windows the head reads there; every rung samples its own beta exactly, through a residual tower."""
+    import onnx
+
+    import graphs
+
+    path = tmp_path_factory.mktemp("profile") / "tiny_profile.onnx"
+    onnx.save(graphs.tiny_profile(), path)
+    model = sm.Model(path, layout="NCL")
+    x0 = np.array([2, 1, 3, 0, 1], dtype=np.uint8)
+    if incremental:
+        assert model.engine(5, "cpu", 2, True, positions).path.startswith("incremental")
+    beta = relative_beta(model, units, 3.0, positions, x0)
+    results = sm.sample(model, sm.decode(x0[None]), beta=beta, mu=0.4, units=units, positions=positions, sampler=sampler,
+                        rungs=3, keep_ladder=True, chains=CHAINS, steps=STEPS, period=PERIOD, burn_in=BURN_IN,
+                        max_rounds=1, seed=11, threads=2, incremental=incremental)
+    assert [r.params["positions"] for r in results][-1] == ([positions] if isinstance(positions, int) else positions)
+    powered = [assert_exact(model, res, 0.4, units, N_SAMPLES // 3, positions, x0) for res in results]
+    assert powered[-1]

@@ -7,6 +7,7 @@ networks", PLoS Comput Biol 13(10): e1005836 (2017).
 from importlib.metadata import PackageNotFoundError, version
 
 from .errors import ModelError, SequenceError
+from .export import export_keras, export_torch
 from .model import Model, ModelInfo, inspect
 from .result import Result
 from .sampling import gc_mu, sample
@@ -19,5 +20,5 @@ except PackageNotFoundError:  # running from a source tree
 
 __all__ = [
     "Model", "ModelInfo", "ModelError", "Result", "SequenceError",
-    "decode", "encode", "gc_mu", "inspect", "sample", "__version__",
+    "decode", "encode", "export_keras", "export_torch", "gc_mu", "inspect", "sample", "__version__",
 ]

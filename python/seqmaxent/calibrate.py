@@ -13,19 +13,23 @@ from .sampling import sample
 MAX_PREDICTED = 200  # samples per input run through the whole network
 
 
-def kept_fraction(model: Model, samples: np.ndarray, x0_output: np.ndarray, tolerance: float | None = None) -> float:
-    """Fraction of (a subsample of) samples (S, L) that the network puts in x0's class: same argmax
-    for several outputs, same side of 0.5 for one sigmoid output; for a regression output, within
-    `tolerance` of x0's value (NaN without one)."""
+def kept_fraction(model: Model, samples: np.ndarray, x0_output: np.ndarray, tolerance: float | None = None,
+                  positions=None) -> float:
+    """Fraction of (a subsample of) samples (S, L) that the network puts in x0's class at every
+    chosen position (`x0_output`: (positions x units) outputs of x0, as ``Result.outputs``): the
+    same argmax over several units, the same side of 0.5 for one sigmoid unit; for a regression
+    output (or a profile's logits), within `tolerance` of x0's values (NaN without one)."""
     sub = samples[:: max(1, len(samples) // MAX_PREDICTED)]
-    out = model.predict(sub)
-    if out.shape[1] >= 2:
-        return float((out.argmax(axis=1) == x0_output.argmax()).mean())
-    if model.head is not None and model.head.activation == "Sigmoid":
-        return float(((out[:, 0] > 0.5) == (x0_output[0] > 0.5)).mean())
+    out = model.predict_at(sub, positions)  # (S, positions, units)
+    ref = np.asarray(x0_output).reshape(out.shape[1:])
+    classes = model.head is not None and model.head.softmax_over != "positions"
+    if out.shape[2] >= 2 and classes:
+        return float((out.argmax(axis=2) == ref.argmax(axis=1)).all(axis=1).mean())
+    if out.shape[2] == 1 and classes and model.head.activation == "Sigmoid":
+        return float(((out[:, :, 0] > 0.5) == (ref[:, 0] > 0.5)).all(axis=1).mean())
     if tolerance is None:
         return float("nan")
-    return float((np.abs(out[:, 0] - x0_output[0]) <= tolerance).mean())
+    return float((np.abs(out - ref) <= tolerance).all(axis=(1, 2)).mean())
 
 
 @dataclass
@@ -53,7 +57,8 @@ def choose_beta(model: Model, sequences, target: float = 0.95, tolerance: float 
     def kept(beta: float) -> float:
         res = sample(model, subset, beta=beta, chains=chains, steps=steps, period=period, seed=seed, max_rounds=1,
                      **options)
-        values = [kept_fraction(model, res.samples[i], res.outputs[i], tolerance) for i in range(res.n_inputs)]
+        values = [kept_fraction(model, res.samples[i], res.outputs[i], tolerance, options.get("positions"))
+                  for i in range(res.n_inputs)]
         if any(math.isnan(v) for v in values):
             raise ValueError("the model's output is a regression value: give a tolerance to choose beta")
         return float(np.mean(values))

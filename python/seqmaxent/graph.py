@@ -74,6 +74,11 @@ class Graph:
             if n.op_type == "Constant" and n.attribute and n.attribute[0].name == "value":
                 self.consts[n.output[0]] = numpy_helper.to_array(n.attribute[0].t)
 
+    def add_values(self, values: dict[str, np.ndarray]) -> None:
+        """Treat these computed tensors (shape arithmetic, read off a run) as constants."""
+        for name, value in values.items():
+            self.consts.setdefault(name, value)
+
     def const(self, name: str) -> np.ndarray | None:
         """Value of a constant tensor (initializer, Constant node, or a Transpose of one)."""
         if name in self.consts:
@@ -142,19 +147,27 @@ def run(model: onnx.ModelProto, x: np.ndarray) -> np.ndarray:
     return s.run(None, {s.get_inputs()[0].name: x})[0]
 
 
-def tensor_shapes(model: onnx.ModelProto, x: np.ndarray) -> dict[str, tuple[int, ...]]:
-    """Per-sequence shape of every float tensor the model computes from input x (batch of 1)."""
+def tensor_shapes(model: onnx.ModelProto, x: np.ndarray) -> tuple[dict[str, tuple[int, ...]], dict[str, np.ndarray]]:
+    """From one run on input x (batch of 1): the per-sequence shape of every float tensor the model
+    computes, and the values of its small integer tensors (the shape arithmetic an exporter writes
+    for crops and reshapes, which is constant once the length is)."""
     inferred = infer_shapes(model)
-    floats = {v.name for v in inferred.graph.value_info if v.type.tensor_type.elem_type == onnx.TensorProto.FLOAT}
+    kinds = {v.name: v.type.tensor_type.elem_type for v in inferred.graph.value_info}
+    wanted = {onnx.TensorProto.FLOAT, onnx.TensorProto.INT64}
     probe = onnx.ModelProto()
     probe.CopyFrom(model)
     present = {o.name for o in probe.graph.output}
-    probe.graph.output.extend(helper.make_tensor_value_info(n, onnx.TensorProto.FLOAT, None)
-                              for n in tensor_names(model) if n in floats and n not in present)
+    probe.graph.output.extend(helper.make_tensor_value_info(n, kinds[n], None)
+                              for n in tensor_names(model) if kinds.get(n) in wanted and n not in present)
     s = session(probe)
     values = s.run(None, {s.get_inputs()[0].name: x})
-    return {o.name: v.shape[1:] for o, v in zip(s.get_outputs(), values)
-            if isinstance(v, np.ndarray) and v.dtype == np.float32 and v.ndim >= 1}
+    shapes, ints = {}, {}
+    for o, v in zip(s.get_outputs(), values):
+        if isinstance(v, np.ndarray) and v.dtype == np.float32 and v.ndim >= 1:
+            shapes[o.name] = v.shape[1:]
+        elif isinstance(v, np.ndarray) and v.dtype == np.int64 and v.size <= 64:
+            ints[o.name] = v
+    return shapes, ints
 
 
 def cut(model: onnx.ModelProto, inputs: list[str], output: str) -> onnx.ModelProto:

@@ -37,6 +37,7 @@ class Head:
     rows: np.ndarray | None  # per output position: the map's output row; None for a vector head
     phi_shape: tuple[int, ...]  # per sequence
     phi_axes: tuple[int, int] | None  # (positions, channels) axes of phi; None for a vector head
+    output_axes: tuple[int | None, int | None] = (None, None)  # (positions, units) axes of the output
     stride: int = 1
     dilation: int = 1
     pad_left: int = 0
@@ -110,10 +111,10 @@ def find(g: Graph, output: str, shapes: dict[str, tuple[int, ...]]) -> Head | st
     read = grid(index, K)
     if read is None:
         return "its entries are not a (positions, units) grid of the final linear map's outputs"
-    _, _, rows, units = read
+    positions_axis, units_axis, rows, units = read
     return Head(output=output, phi=phi, op=node.op_type, weight=weight, bias=bias, activation=activation,
                 softmax_over=softmax_over, units=units, rows=rows if phi_axes is not None else None,
-                phi_shape=tuple(shapes[phi]), phi_axes=phi_axes, **geometry)
+                phi_shape=tuple(shapes[phi]), phi_axes=phi_axes, output_axes=(positions_axis, units_axis), **geometry)
 
 
 def _opset(model: onnx.ModelProto) -> int:

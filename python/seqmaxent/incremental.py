@@ -124,7 +124,8 @@ def _grid_index(shape: tuple[int, ...], positions_axis: int, channels_axis: int 
 class _Walk:
     def __init__(self, model: onnx.ModelProto, layout: str, length: int):
         self.model, self.g = model, Graph(model)
-        self.shapes = tensor_shapes(model, layouts.to_model(np.zeros((1, length, 4)), layout))
+        self.shapes, ints = tensor_shapes(model, layouts.to_model(np.zeros((1, length, 4)), layout))
+        self.g.add_values(ints)
         self.source = model.graph.input[0].name
         index = layouts.to_model(np.arange(4 * length).reshape(1, length, 4), layout)[0].astype(np.int64)
         self.nodes = [Node("input", [], 4, length, label="input", tensor=self.source, index=index)]

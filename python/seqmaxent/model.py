@@ -102,7 +102,8 @@ class Model:
         g = graph.Graph(proto)
         x = layouts.to_model(np.zeros((1, self._default_length(), 4)), self.layout)
         try:
-            self._shapes = graph.tensor_shapes(proto, x)
+            self._shapes, ints = graph.tensor_shapes(proto, x)
+            g.add_values(ints)
         except Exception as e:
             raise ModelError(f"{self.path}: ONNX Runtime could not run the model on one sequence of length "
                              f"{self._default_length()}: {e}") from None
@@ -188,7 +189,7 @@ class Model:
         if units is None:
             if n == 1:
                 return (0,)
-            if n == 2 and self.head.softmax_over != "positions":
+            if n == 2 and (not self.head.per_position or self.head.softmax_over == "units"):  # log-odds
                 return (1, 0)
             raise ValueError(f"output {self.head_name!r} has {n} units: choose units=k or units=(k1, k2) (0..{n - 1})")
         units = (units,) if isinstance(units, (int, np.integer)) else tuple(units)
@@ -282,6 +283,22 @@ class Model:
         """The explained output for base codes (n, L), flattened to (n, -1)."""
         out = self._run("full", codes)
         return out.reshape(len(out), -1)
+
+    def predict_at(self, codes: np.ndarray, positions: Positions = None) -> np.ndarray:
+        """The explained output at the chosen positions (1-based), as (n, positions, units); one
+        position for a vector head."""
+        where = self.positions(positions) or (0,)
+        return self.predict_units(codes)[:, :, list(where)].transpose(0, 2, 1)
+
+    def predict_units(self, codes: np.ndarray) -> np.ndarray:
+        """The explained output for base codes (n, L) as (n, units, positions): one position for a
+        vector head; units in the order of the output (what ``units=k`` counts)."""
+        out = self._run("full", codes)
+        if self.head is None:
+            return out.reshape(len(out), -1, 1)
+        moved = [a + 1 for a in self.head.output_axes[::-1] if a is not None]  # units, then positions, last
+        out = np.moveaxis(out, moved, list(range(-len(moved), 0)))
+        return out.reshape(len(out), self.head.n_units, self.head.n_positions)
 
     # -- the core --------------------------------------------------------------------------
     def _default_length(self) -> int:

@@ -35,7 +35,8 @@ def batch_values(model: Model, res: Result) -> dict[str, np.ndarray]:
         "retained": summary.retained(res.samples, res.x0),
         "gc": np.stack([summary.gc_content(res.samples, mask).mean(axis=1), summary.gc_content(res.x0, mask),
                         np.full(res.n_inputs, bg[np.asarray(mask)].sum())], axis=1),
-        "kept_class": np.array([kept_fraction(model, res.samples[i], res.outputs[i]) for i in range(res.n_inputs)]),
+        "kept_class": np.array([kept_fraction(model, res.samples[i], res.outputs[i], positions=res.params["positions"])
+                                for i in range(res.n_inputs)]),
         **diag, "evaluations": res.evaluations, "rounds": res.rounds, "converged": res.converged,
         "swap_acceptance": res.swap_acceptance if res.swap_acceptance is not None else np.full((res.n_inputs, 1), np.nan),
         "ladder": res.ladders,
@@ -67,7 +68,7 @@ def _runs(items: list[tuple[int, str, str]]) -> list[tuple[int, list[tuple[str, 
 
 
 # sample() settings recorded in the results file (with sample()'s defaults where not given)
-RECORDED = ("beta", "mu", "units", "constrained", "sampler", "moves", "rungs", "ladder", "swap_every", "adapt",
+RECORDED = ("beta", "mu", "units", "positions", "constrained", "sampler", "moves", "rungs", "ladder", "swap_every", "adapt",
             "chains", "steps", "period", "burn_in", "max_rounds", "min_ess", "seed", "threads", "provider")
 
 
@@ -137,7 +138,9 @@ def sample_file(
     common = dict(model=str(model.path), model_sha256=model.sha256, layout=model.layout, alphabet=model.alphabet,
                   phi=model.phi_name, input=str(input_path), genome=str(genome) if genome else None, on_n=on_n,
                   version=__version__, batch_size=batch_size, **settings)
-    common.update(mu=float(settings["mu"]), units=model.units(settings["units"]), burn_in=burn_in, period=period,
+    where = model.positions(settings["positions"])
+    common.update(mu=float(settings["mu"]), units=model.units(settings["units"]), head=model.head_name,
+                  positions=None if where is None else [p + 1 for p in where], burn_in=burn_in, period=period,
                   constrained=str(settings["constrained"]).upper(), input_count=count_records(input_path),
                   shard=list(shard) if shard is not None else None,
                   ladder=run_ladder(list(paths), settings["sampler"], settings["rungs"], settings["ladder"]))

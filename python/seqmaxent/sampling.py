@@ -14,7 +14,7 @@ import numpy as np
 
 from . import _core
 from .ladder import TUNING_STREAM, adapt_segments, run_ladder, swap_attempts, tune
-from .model import Model, Units
+from .model import Model, Positions, Units
 from .result import Result
 from .errors import SequenceError
 from .sequences import encode, from_onehot
@@ -129,6 +129,7 @@ def sample(
     beta: float | Sequence[float],
     mu: float = 0.0,
     units: Units = None,
+    positions: Positions = None,
     constrained: str = "GC",
     sampler: str = "tempering",
     moves: str = "metropolis",
@@ -157,7 +158,9 @@ def sample(
     """Sample P(x) ~ exp(-beta d(x) + mu N_C(x)) around each input sequence x0.
 
     d(x) = ||s * (Phi(x) - Phi(x0))||_2 with s = W[k] (``units=k``) or W[k1] - W[k2]
-    (``units=(k1, k2)``; default (1, 0) for two outputs, 0 for one).
+    (``units=(k1, k2)``; default (1, 0) for two outputs, 0 for one). For a head applied at every
+    position, `positions` (1-based output positions: an int, a list or a range) choose where: Phi
+    stacks, per chosen position, the rows the head reads there (:class:`seqmaxent.Model`).
 
     Sampler: ``"tempering"`` (default) runs each of `chains` chains as a replica-exchange ladder of
     `rungs` betas (:func:`seqmaxent.ladder.make_ladder`, or `ladder`), every replica making
@@ -221,9 +224,10 @@ def sample(
     if threads < 1:
         raise ValueError(f"threads must be at least 1, not {threads}")
     codes = to_codes(model, sequences, names, on_n, first_input, source)
-    scale = model.scale(units)
+    scale = model.scale(units, positions)
+    where = model.positions(positions)
     mask = constrained_mask(constrained, model.alphabet)
-    engine = model.engine(codes.shape[1], provider, threads, incremental)
+    engine = model.engine(codes.shape[1], provider, threads, incremental, positions)
     core = _core.Sampler(engine)
 
     n, L = codes.shape
@@ -239,7 +243,8 @@ def sample(
     evaluations = np.zeros(n, np.int64)
     rounds = np.zeros(n, np.int32)
     converged = np.zeros(n, bool)
-    phi0 = np.zeros((n, model.phi_dim), np.float32)
+    phi_dim = model.phi_size(positions)
+    phi0 = np.zeros((n, phi_dim), np.float32)
     ids = np.arange(first_input, first_input + n, dtype=np.int64)
     cap = n * replica_steps(chains, R, burn_in, steps, max_rounds)
     steps_done = np.zeros(n, np.int64)
@@ -248,7 +253,7 @@ def sample(
     def advance(active: np.ndarray, length: int, warm: int, every: int, stream: int) -> tuple:
         """Run the active inputs' replicas on from their state; returns the core's outputs."""
         nonlocal progressed
-        sc, sr, phi = state_codes[active], state_rungs[active], np.empty((len(active), model.phi_dim), np.float32)
+        sc, sr, phi = state_codes[active], state_rungs[active], np.empty((len(active), phi_dim), np.float32)
         report = None if progress is None else (lambda d, t, base=progressed: progress(base + d, cap))
         out = _run(core, report, x0=codes[active], ids=ids[active], betas=ladders[active], keep=keep,
                    swap_every=int(swap_every) if sampler == "tempering" else 0, moves=moves, mu=float(mu),
@@ -298,8 +303,10 @@ def sample(
     accepted /= steps_done[:, None, None]
     swaps /= np.maximum(tries, 1)
 
-    outputs = model.predict(codes).astype(np.float32)
-    common = dict(mu=float(mu), units=model.units(units), constrained=str(constrained).upper(), sampler=sampler,
+    outputs = model.predict_at(codes, positions).reshape(n, -1).astype(np.float32)
+    common = dict(mu=float(mu), units=model.units(units), head=model.head_name,
+                  positions=None if where is None else [p + 1 for p in where], constrained=str(constrained).upper(),
+                  sampler=sampler,
                   moves=moves, ladder=betas_run if sampler == "tempering" else None,
                   swap_every=swap_every if sampler == "tempering" else None, chains=chains, steps=steps,
                   period=period, burn_in=burn_in, max_rounds=max_rounds, seed=seed, threads=threads,

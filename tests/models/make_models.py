@@ -7,12 +7,16 @@ Random weights with fixed seeds; each model exercises one input layout, head or 
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import torch
 from torch import nn
 
 HERE = Path(__file__).parent
+sys.path.insert(0, str(HERE.parents[1] / "examples"))
+import architectures  # noqa: E402
+import seqmaxent as sm  # noqa: E402
 
 
 class ToChannels(nn.Module):
@@ -94,6 +98,13 @@ def main() -> None:
     export("mlp", nn.Sequential(nn.Flatten(), nn.Linear(4 * L, 10), nn.Tanh(), nn.Linear(10, 2), nn.Softmax(-1)), (L, 4))
     # No final linear layer to find (ends in a conv), so Phi must be named.
     export("no_head", nn.Sequential(nn.Conv1d(4, 2, L), nn.Flatten()), (4, L))
+    # Today's architectures in small, through seqmaxent's own exporter.
+    sm.export_torch(architectures.BPNet(filters=8, layers=4, length=120, out=40, profile_width=11).eval(), 120,
+                    HERE / "bpnet_small.onnx", output_names=["profile", "counts"])
+    spliceai = architectures.SpliceAI(channels=8, context=40, schedule=[(5, 1)] * 2 + [(5, 2)] * 2, group=2)
+    sm.export_torch(architectures.randomize_batchnorm(spliceai).eval(), 81, HERE / "spliceai_small.onnx")
+    basset = architectures.basset(length=200, channels=8, hidden=(12, 12), tasks=5, batchnorm=True)
+    sm.export_torch(architectures.randomize_batchnorm(basset).eval(), 200, HERE / "basset_small.onnx")
 
 
 if __name__ == "__main__":

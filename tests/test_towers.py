@@ -1,0 +1,136 @@
+"""Today's architectures on the incremental path: residual and dilated towers, cropped residual
+branches, skip sums, BatchNorm before and after the ReLU, channels-last exports, two dense layers,
+and heads applied at every position (conv of any width, MatMul over channels), each against full
+evaluation by ONNX Runtime."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import pytest
+
+import graphs
+import seqmaxent as sm
+from conftest import model_path
+
+L = 40
+
+# name -> (builder, head output index, units, 1-based positions, the evaluation path the core must report)
+CASES = {
+    "residual": (lambda: graphs.residual(L), 0, (1, 0), None,
+                 "incremental: 6 nodes (2 add, 1 avg_pool, 3 conv) updated in the core"),
+    "cropped_residual_bn_after_relu": (lambda: graphs.cropped_residual(L), 0, (1, 0), None,
+                                       "incremental: 6 nodes (2 add, 3 conv, 1 dense) updated in the core"),
+    "spliceai_like": (lambda: graphs.spliceai_like(L, crop=15), 0, (1, 0), [3, 6],
+                      "incremental: 18 nodes (6 add, 12 conv) updated in the core"),
+    "profile_head_window": (lambda: graphs.profile_and_counts(L, crop=10), 0, 1, range(8, 13),
+                            "incremental: 3 nodes (1 add, 2 conv) updated in the core"),
+    "counts_head": (lambda: graphs.profile_and_counts(L, crop=10), 1, None, None,
+                    "incremental: 4 nodes (1 add, 1 avg_pool, 2 conv) updated in the core"),
+    "keras_channels_last": (lambda: graphs.keras_channels_last(L), 0, (1, 0), None,
+                            "incremental: conv 5+relu, conv 3+relu, dense+relu, dense updated in the core"),
+    "per_position_matmul": (lambda: graphs.per_position_matmul(L), 0, 0, [1, 20, 40],
+                            "incremental: 3 nodes (1 add, 2 conv) updated in the core"),
+    "residual_tail": (lambda: graphs.residual_tail(L), 0, (1, 0), None,
+                      "incremental: 3 nodes (1 add, 2 conv) updated in the core, rest of the network in ONNX Runtime"),
+}
+
+
+@pytest.fixture(params=list(CASES), scope="module")
+def case(request, tmp_path_factory):
+    build, head, units, positions, path = CASES[request.param]
+    proto = build()
+    file = tmp_path_factory.mktemp("towers") / f"{request.param}.onnx"
+    onnx.save(proto, file)
+    layout = "NLC" if request.param.startswith("keras") else "NCL"
+    return sm.Model(file, layout=layout, head=proto.graph.output[head].name), units, positions, path
+
+
+def logit(model: sm.Model, codes: np.ndarray, units, positions) -> np.ndarray:
+    """The selected logits (or log-odds) from the network's own output, per chosen position."""
+    y = model.predict_units(codes).astype(np.float64)
+    if model.head.activation == "Softmax":
+        y = np.log(y)
+    elif model.head.activation == "Sigmoid":
+        y = np.log(y / (1 - y))
+    units = model.units(units)
+    z = y[:, :, [p - 1 for p in positions] if positions is not None else [0]]
+    return z[:, units[0]] - (z[:, units[1]] if len(units) == 2 else 0)
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")  # no silent fallback to full evaluation
+def test_path_and_phi_match_onnxruntime(case):
+    model, units, positions, path = case
+    engine = model.engine(L, "cpu", 2, True, positions)
+    assert engine.path == path
+    codes = np.random.default_rng(0).integers(0, 4, (32, L), dtype=np.uint8)
+    np.testing.assert_allclose(engine.phi(codes), model.phi(codes, positions), rtol=1e-5, atol=1e-5)
+    incremental, full = engine.flops
+    assert 0 < incremental < full
+
+
+def test_s_phi_plus_b_is_the_selected_logit(case):
+    """s . Phi differs from the chosen logit (or log-odds), position by position, by a constant:
+    the bias, so s is exactly the head's weights over Phi."""
+    model, units, positions, _ = case
+    codes = np.random.default_rng(1).integers(0, 4, (16, L), dtype=np.uint8)
+    where = model.positions(positions)
+    phi, s = model.phi(codes, positions), model.scale(units, positions)
+    per_position = [slice(None)] if where is None else np.split(np.arange(phi.shape[1]), np.cumsum(
+        [len(model.head.window(p)) * model.head.weight.shape[1] for p in where])[:-1])
+    z = logit(model, codes, units, positions)
+    for k, cols in enumerate(per_position):
+        residual = z[:, k] - phi[:, cols] @ s[cols]
+        np.testing.assert_allclose(residual, residual[0], atol=2e-4)
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+def test_updates_match_full_evaluation(case):
+    """Distances after thousands of accepted and rejected in-place updates (no refresh) equal
+    those of the same samples evaluated from scratch by ONNX Runtime."""
+    model, units, positions, _ = case
+    x0 = np.random.default_rng(2).integers(0, 4, (2, L), dtype=np.uint8)
+    s = model.scale(units, positions)
+    d0 = np.linalg.norm(s * (model.phi(x0[:1], positions) - model.phi(x0[1:], positions)))
+    res = sm.sample(model, sm.decode(x0), beta=10.0 / max(d0, 1e-3), units=units, positions=positions, chains=4,
+                    steps=2000, period=50, seed=2, refresh=0, sampler="metropolis", max_rounds=1)
+    assert 0.05 < res.acceptance.mean() < 0.95  # both the accept and the reject branch ran
+    for i in range(2):
+        expected = np.linalg.norm(s * (model.phi(res.samples[i], positions) - model.phi(x0[i : i + 1], positions)), axis=1)
+        np.testing.assert_allclose(res.distances[i], expected, rtol=1e-4, atol=1e-4)  # float drift only
+
+
+@pytest.mark.parametrize("name", ["bpnet_small", "spliceai_small", "basset_small"])
+def test_pytorch_exports_take_the_incremental_path(name):
+    """PyTorch (TorchScript exporter) versions of BPNet, SpliceAI and Basset run entirely in the core."""
+    model = sm.Model(model_path(name), head="counts" if name.startswith("bpnet") else None)
+    length = model.length
+    units = {"bpnet_small": None, "spliceai_small": (2, 0), "basset_small": 3}[name]
+    positions = 21 if name.startswith("spliceai") else None  # the centre of 41 output positions
+    engine = model.engine(length, "cpu", 2, True, positions)
+    assert engine.path.startswith("incremental") and "ONNX Runtime" not in engine.path
+    codes = np.random.default_rng(3).integers(0, 4, (8, length), dtype=np.uint8)
+    np.testing.assert_allclose(engine.phi(codes), model.phi(codes, positions), rtol=1e-4, atol=1e-5)
+    res = sm.sample(model, sm.decode(codes[:1]), beta=1.0, units=units, positions=positions, chains=2, steps=300,
+                    period=50, refresh=0, sampler="metropolis", max_rounds=1, seed=1)
+    s = model.scale(units, positions)
+    expected = np.linalg.norm(s * (model.phi(res.samples[0], positions) - model.phi(codes[:1], positions)), axis=1)
+    np.testing.assert_allclose(res.distances[0], expected, rtol=1e-4, atol=1e-4)
+
+
+def test_positions_must_be_chosen_and_in_range(tmp_path):
+    onnx.save(graphs.profile_and_counts(L, crop=10), tmp_path / "bpnet.onnx")
+    model = sm.Model(tmp_path / "bpnet.onnx")
+    with pytest.raises(ValueError, match=r"gives 20 output positions: choose positions=.*1-based, 1\.\.20"):
+        model.scale(0)
+    with pytest.raises(ValueError, match=r"output position 21 is out of range.*1\.\.20"):
+        model.scale(0, 21)
+    with pytest.raises(ValueError, match="choose units"):  # two profile tracks under no per-unit softmax
+        model.scale(None, 3)
+    counts = sm.Model(tmp_path / "bpnet.onnx", head=model._proto.graph.output[1].name)
+    with pytest.raises(ValueError, match="has no positions"):
+        counts.scale(None, 3)
+    with pytest.raises(sm.ModelError, match="no output named 'nope'"):
+        sm.Model(tmp_path / "bpnet.onnx", head="nope")
+    info = str(model.info())
+    assert "Conv over positions (width 7)" in info and "Gemm reading" in info
