@@ -39,7 +39,7 @@ def torch_sampler(net, x0: np.ndarray, scale: np.ndarray, beta: float, chains: i
 
 
 def onnxruntime_sampler(phi_onnx: bytes, x0: np.ndarray, scale: np.ndarray, beta: float, chains: int, steps: int,
-                        threads: int) -> float:
+                        threads: int, layout: str = "NCL") -> float:
     """Proposals per second of a sampler calling onnxruntime's Python API on the Phi model."""
     import onnxruntime as ort
 
@@ -50,10 +50,11 @@ def onnxruntime_sampler(phi_onnx: bytes, x0: np.ndarray, scale: np.ndarray, beta
     rng = np.random.default_rng(0)
     L = len(x0)
     rows = np.arange(chains)
-    x = np.repeat(np.eye(4, dtype=np.float32)[x0].T[None], chains, axis=0)
+    x = np.repeat(np.eye(4, dtype=np.float32)[x0].T[None], chains, axis=0)  # (chains, 4, L)
+    view = (lambda a: a) if layout == "NCL" else (lambda a: np.ascontiguousarray(a.transpose(0, 2, 1)))
     codes = np.repeat(x0[None], chains, axis=0)
-    phi0 = session.run(None, {name: x[:1]})[0][0]
-    d = np.linalg.norm(scale * (session.run(None, {name: x})[0] - phi0), axis=1)
+    phi0 = session.run(None, {name: view(x[:1])})[0][0]
+    d = np.linalg.norm(scale * (session.run(None, {name: view(x)})[0] - phi0), axis=1)
     start = time.perf_counter()
     for _ in range(steps):
         pos = rng.integers(0, L, chains)
@@ -62,7 +63,7 @@ def onnxruntime_sampler(phi_onnx: bytes, x0: np.ndarray, scale: np.ndarray, beta
         xp = x.copy()
         xp[rows, old, pos] = 0.0
         xp[rows, new, pos] = 1.0
-        dn = np.linalg.norm(scale * (session.run(None, {name: xp})[0] - phi0), axis=1)
+        dn = np.linalg.norm(scale * (session.run(None, {name: view(xp)})[0] - phi0), axis=1)
         accept = np.log(rng.random(chains)) < -beta * (dn - d)
         x[accept] = xp[accept]
         d[accept] = dn[accept]

@@ -24,31 +24,34 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+from networks import NETWORKS  # noqa: E402
 
 PEAK_GFLOPS_PER_CORE = 114.0  # fp32 FMA peak of one Zen 4 core at ~3.5 GHz (228 GFLOP/s on 2 cores)
 METHODS = ["seqmaxent", "seqmaxent-full", "seqmaxent-bench", "pytorch", "onnxruntime-python"]
-# steps per measurement: enough for a few seconds each
-STEPS = {("ctcf", "fast"): 2000, ("ctcf", "full"): 100, ("basset", "fast"): 500, ("basset", "full"): 8}
 
 
-def measure(method: str, network: str, threads: int, chains: int, beta: float, cache: Path) -> dict:
-    """One measurement, in this process."""
+def measure(method: str, network: str, threads: int, chains: int, beta: float, cache: Path) -> dict | None:
+    """One measurement, in this process (None: the method does not apply to the network)."""
     import networks
     import reference
 
     import seqmaxent as sm
 
-    net, length, onnx_path = networks.build(network, cache)
+    net, spec, onnx_path = networks.build(network, cache)
+    if method == "pytorch" and not spec.sequential:
+        return None
+    chains = spec.chains or chains
+    length = spec.length
     x0 = np.random.default_rng(1).integers(0, 4, length).astype(np.uint8)
-    model = sm.Model(onnx_path, layout="NCL")
-    scale = model.scale((1, 0))
+    model = sm.Model(onnx_path, layout=spec.layout, head=spec.head)
+    scale = model.scale(spec.units)
     fast = method in ("seqmaxent", "seqmaxent-bench")
-    steps = STEPS[(network, "fast" if fast else "full")]
+    steps = spec.steps["fast" if fast else "full"]
     result = dict(method=method, network=network, threads=threads, chains=chains, steps=steps)
     if method in ("seqmaxent", "seqmaxent-full"):
-        kw = dict(beta=beta, chains=chains, steps=steps, period=steps // 2, burn_in=0, threads=threads, incremental=fast,
-                  sampler="metropolis", max_rounds=1)
-        sm.sample(model, sm.decode(x0[None]), **{**kw, "steps": 10, "period": 5})  # build engine, warm up
+        kw = dict(beta=beta, units=spec.units, chains=chains, steps=steps, period=steps, burn_in=0, threads=threads,
+                  incremental=fast, sampler="metropolis", max_rounds=1)
+        sm.sample(model, sm.decode(x0[None]), **{**kw, "steps": 2, "period": 1})  # build engine, warm up
         start = time.perf_counter()
         res = sm.sample(model, sm.decode(x0[None]), **kw)
         result["proposals_per_s"] = chains * steps / (time.perf_counter() - start)
@@ -56,7 +59,7 @@ def measure(method: str, network: str, threads: int, chains: int, beta: float, c
         result["path"] = res.params["evaluation"]
     elif method == "seqmaxent-bench":
         plan = cache / f"{network}-plan"
-        model.save_plan(plan, units=(1, 0))
+        model.save_plan(plan, units=spec.units)
         binary = shutil.which("seqmaxent-bench") or str(Path(sys.executable).parent / "seqmaxent-bench")
         out = subprocess.run([binary, "--plan", str(plan), "--ort", sm.runtime.library_path(), "--chains", str(chains),
                               "--steps", str(steps), "--threads", str(threads), "--beta", str(beta)],
@@ -66,8 +69,10 @@ def measure(method: str, network: str, threads: int, chains: int, beta: float, c
         result["proposals_per_s"] = reference.torch_sampler(networks.phi_net(net), x0, scale, beta, chains, steps, threads)
     elif method == "onnxruntime-python":
         result["proposals_per_s"] = reference.onnxruntime_sampler(
-            model._phi_model.SerializeToString(), x0, scale, beta, chains, steps, threads)
-    result["flops_per_proposal"] = networks.proposal_flops(net, length, fast)
+            model._phi_model(model.positions()).SerializeToString(), x0, scale, beta, chains, steps, threads, spec.layout)
+    incremental, full = model.engine(length, "cpu", 1, True).flops
+    result["flops_per_proposal"] = incremental if fast else full
+    result["flops_full_pass"] = full
     result["peak_fraction"] = result["proposals_per_s"] * result["flops_per_proposal"] / (PEAK_GFLOPS_PER_CORE * 1e9 * threads)
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     if method == "seqmaxent-bench":
@@ -82,7 +87,8 @@ def sample_memory(inputs: int, cache: Path) -> dict:
     """Peak RSS of the command line sampling `inputs` random 101-bp sequences with the CTCF net."""
     import networks
 
-    _, length, onnx_path = networks.build("ctcf", cache)
+    _, spec, onnx_path = networks.build("ctcf", cache)
+    length = spec.length
     fasta = cache / f"random-{inputs}.fa"
     rng = np.random.default_rng(inputs)
     fasta.write_text("".join(f">s{i}\n{''.join(rng.choice(list('ACGT'), length))}\n" for i in range(inputs)))
@@ -98,14 +104,17 @@ def sample_memory(inputs: int, cache: Path) -> dict:
 
 
 def table(rows: list[dict]) -> str:
-    lines = ["| network | method | threads | proposals/s | vs PyTorch | FLOPs/proposal | % fp32 peak | peak RSS (MB) |",
-             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    lines = ["| network | method | threads | proposals/s | vs PyTorch | vs full pass | FLOPs/proposal | % fp32 peak | "
+             "peak RSS (MB) |", "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     base = {(r["network"], r["threads"]): r["proposals_per_s"] for r in rows if r["method"] == "pytorch"}
+    full = {(r["network"], r["threads"]): r["proposals_per_s"] for r in rows if r["method"] == "seqmaxent-full"}
     for r in rows:
-        ref = base.get((r["network"], r["threads"]))
-        ratio = f"{r['proposals_per_s'] / ref:.1f}x" if ref else "-"
+        key = (r["network"], r["threads"])
+        ratio = f"{r['proposals_per_s'] / base[key]:.1f}x" if key in base else "-"
+        vs_full = f"{r['proposals_per_s'] / full[key]:.1f}x" if key in full else "-"
         lines.append(f"| {r['network']} | {r['method']} | {r['threads']} | {r['proposals_per_s']:,.0f} | {ratio} | "
-                     f"{r['flops_per_proposal'] / 1e6:.2f} M | {100 * r['peak_fraction']:.1f} | {r['peak_rss_mb']:.0f} |")
+                     f"{vs_full} | {r['flops_per_proposal'] / 1e6:,.2f} M | {100 * r['peak_fraction']:.1f} | "
+                     f"{r['peak_rss_mb']:.0f} |")
     return "\n".join(lines)
 
 
@@ -118,7 +127,7 @@ def memory_table(rows: list[dict]) -> str:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--networks", nargs="+", default=["ctcf", "basset"], choices=["ctcf", "basset"])
+    p.add_argument("--networks", nargs="+", default=list(NETWORKS), choices=list(NETWORKS))
     p.add_argument("--methods", nargs="+", default=METHODS, choices=METHODS)
     p.add_argument("--threads", nargs="+", type=int, default=[1, 2])
     p.add_argument("--chains", type=int, default=500)
@@ -147,8 +156,10 @@ def main() -> None:
                 if out.returncode:
                     print(out.stderr, file=sys.stderr)
                     raise SystemExit(f"{method} on {network} failed")
-                rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
-                r = rows[-1]
+                r = json.loads(out.stdout.strip().splitlines()[-1])
+                if r is None:
+                    continue
+                rows.append(r)
                 print(f"{network:7s} {method:19s} {threads} threads: {r['proposals_per_s']:12,.0f} proposals/s", flush=True)
     memory: list[dict] = []
     for inputs in MEMORY_INPUTS if "memory" in args.parts else []:

@@ -445,6 +445,8 @@ class GraphBlock final : public BlockEvaluator {
       if (y.node.kind == Node::Kind::conv || y.node.kind == Node::Kind::dense) rows = std::max(rows, y.in[0].length);
       if (y.node.kind == Node::Kind::conv && !y.first)
         changes_.resize(std::max(changes_.size(), size_t(g.nodes[y.in[0].node].window) * g.nodes[y.in[0].node].Cp));
+      if (y.node.kind == Node::Kind::dense && y.in[0].length == 1)
+        changes_.resize(std::max(changes_.size(), size_t(n) * g.nodes[y.in[0].node].Cp));
     }
     d_.assign(widest, 0.f), tmp_.assign(widest, 0.f);
     ch_.assign(widest, 0);
@@ -631,6 +633,10 @@ class GraphBlock final : public BlockEvaluator {
       const Rows c = changed(e.node, i);
       for (int q = std::max(c.first - e.offset, 0); q < std::min(c.last - e.offset, e.length); ++q) ++first_[q + 1];
     }
+    if (e.length == 1) {  // one input row (after a dense layer or a global pool): one GEMM over the chains
+      propose_dense_gemm(k);
+      return;
+    }
     for (int q = 0; q < e.length; ++q) first_[q + 1] += first_[q];
     for (int i = 0; i < n_; ++i) {
       if (state_[k].range[i].first >= state_[k].range[i].last) continue;
@@ -642,6 +648,36 @@ class GraphBlock final : public BlockEvaluator {
       for (int b = begin; b < first_[q]; ++b) {
         const int i = by_row_[b], nnz = edge_delta(e, i, q);
         if (nnz) k_.sparse_gemv(d_.data(), ch_.data(), nnz, wq, y.Cp, row(k, i, 0), y.Cp);
+      }
+    }
+    for (int i = 0; i < n_; ++i) trim(k, i);
+  }
+
+  // A dense node on a single input row: every chain's change is a row of one matrix, multiplied
+  // by the weights in one GEMM when mostly nonzero (the weights are read once per step, not once
+  // per chain); unchanged chains add zero rows, which leave them as they are.
+  void propose_dense_gemm(size_t k) {
+    const Graph::Prepared& y = g_.nodes[k];
+    const Graph::In& e = y.in[0];
+    const Graph::Prepared& from = g_.nodes[e.node];
+    int nonzero = 0, moved = 0;
+    for (int i = 0; i < n_; ++i) {
+      float* d = changes_.data() + size_t(i) * from.Cp;
+      if (state_[k].range[i].first >= state_[k].range[i].last) {
+        std::fill_n(d, from.Cp, 0.f);
+        continue;
+      }
+      change(e, i, 0, d);
+      ++moved;
+      for (int c = 0; c < from.C; ++c) nonzero += d[c] != 0.f;
+    }
+    if (4 * nonzero >= moved * from.C) {
+      k_.gemm(changes_.data(), from.Cp, n_, from.C, y.rows.data(), y.Cp, row(k, 0, 0), y.Cp, y.Cp);
+    } else {
+      for (int i = 0; i < n_; ++i) {
+        float* d = changes_.data() + size_t(i) * from.Cp;
+        const int nnz = k_.compress_nonzero(d, ch_.data(), from.C);
+        if (nnz) k_.sparse_gemv(d, ch_.data(), nnz, y.rows.data(), y.Cp, row(k, i, 0), y.Cp);
       }
     }
     for (int i = 0; i < n_; ++i) trim(k, i);

@@ -18,6 +18,7 @@ model_options = [
     click.option("--layout", type=click.Choice(["NLC", "NCL", "N1LC"]), help="Input layout; detected if unambiguous."),
     click.option("--alphabet", default="ACGT", show_default=True, help="Base order of the one-hot channels."),
     click.option("--phi", help="Name of the penultimate tensor (default: input of the final linear layer)."),
+    click.option("--head", help="Name of the graph output to explain.  [default: the first output]"),
 ]
 
 
@@ -34,6 +35,20 @@ def parse_units(text: str | None) -> tuple[int, ...] | None:
         return tuple(int(u) for u in text.split(","))
     except ValueError:
         raise click.BadParameter(f"expected K or K1,K2 (output indices), not {text!r}") from None
+
+
+def parse_positions(text: str | None) -> list[int] | None:
+    """Output positions, 1-based: '501', '490-510' (inclusive) or a comma-separated mix."""
+    if text is None:
+        return None
+    positions: list[int] = []
+    try:
+        for part in text.split(","):
+            first, _, last = part.partition("-")
+            positions += list(range(int(first), int(last or first) + 1))
+    except ValueError:
+        raise click.BadParameter(f"expected 1-based output positions such as 501, 490-510 or 1,5,9; not {text!r}") from None
+    return positions
 
 
 def parse_betas(text: str) -> list:
@@ -61,9 +76,9 @@ def cli(ctx: click.Context, debug: bool) -> None:
 @cli.command()
 @click.argument("model", type=click.Path(dir_okay=False))
 @with_model_options
-def inspect(model: str, layout: str | None, alphabet: str, phi: str | None) -> None:
-    """Show MODEL's input layout, length, Phi tensor, output units and evaluation path."""
-    click.echo(Model(model, layout=layout, alphabet=alphabet, phi=phi).info())
+def inspect(model: str, layout: str | None, alphabet: str, phi: str | None, head: str | None) -> None:
+    """Show MODEL's input layout, length, outputs and their heads, Phi, and how each layer is evaluated."""
+    click.echo(Model(model, layout=layout, alphabet=alphabet, phi=phi, head=head).info())
 
 
 @cli.command()
@@ -81,6 +96,8 @@ def inspect(model: str, layout: str | None, alphabet: str, phi: str | None) -> N
 @click.option("--mu", type=float, help="Weight of the constrained-base count N_C.  [default: 0]")
 @click.option("--gc-fraction", type=float, help="Set mu = ln(f/(1-f)) for a genome with this GC fraction.")
 @click.option("--units", help="Output unit K, or K1,K2 for the log-odds W[K1]-W[K2].  [default: 1,0 or 0]")
+@click.option("--positions", help="Output positions to explain, for a head applied at every position (1-based): "
+                                  "P, P1-P2 or a comma-separated mix.  [default: the only one]")
 @click.option("--constrained", default="GC", show_default=True, help="Bases counted by N_C.")
 @click.option("--sampler", type=click.Choice(["tempering", "metropolis"]), default="tempering", show_default=True,
               help="Replica exchange over a ladder of betas, or the paper's independent single-beta chains.")
@@ -109,7 +126,7 @@ def inspect(model: str, layout: str | None, alphabet: str, phi: str | None) -> N
 @with_model_options
 def sample(model: str, input: str, output: str, genome, beta, target, tolerance, mu, gc_fraction, units, constrained,
            sampler, moves, rungs, chains, steps, max_rounds, period, burn_in, seed, threads, provider, on_n, batch_size,
-           resume, shard, scheduler, workers, quiet, layout, alphabet, phi) -> None:
+           resume, shard, scheduler, workers, quiet, layout, alphabet, phi, head, positions) -> None:
     """Sample the MaxEnt distribution around each sequence of INPUT (FASTA, one-hot .npy, or BED
     with --genome) through MODEL (ONNX) into OUTPUT."""
     from tqdm import tqdm
@@ -129,8 +146,8 @@ def sample(model: str, input: str, output: str, genome, beta, target, tolerance,
         out = out if part is None else shard_path(out, part)
         if out.exists() and not resume:
             raise click.UsageError(f"{out} exists; use --resume to continue it, or remove it")
-    m = Model(model, layout=layout, alphabet=alphabet, phi=phi)
-    options = dict(mu=mu, units=parse_units(units), constrained=constrained, sampler=sampler, moves=moves,
+    m = Model(model, layout=layout, alphabet=alphabet, phi=phi, head=head)
+    options = dict(mu=mu, units=parse_units(units), positions=parse_positions(positions), constrained=constrained, sampler=sampler, moves=moves,
                    rungs=rungs, threads=threads, provider=provider, seed=seed)
     if betas == ["auto"]:
         from itertools import islice

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .model import Model
 
-_MODELS: dict[tuple, Model] = {}  # per worker process: loaded models by (SHA-256, layout, alphabet, phi)
+_MODELS: dict[tuple, Model] = {}  # per worker process: loaded models by (SHA-256, layout, alphabet, phi, head)
 IN_FLIGHT_PER_WORKER = 2
 
 
@@ -38,12 +38,12 @@ def connect(scheduler: str | None = None, workers: int | None = None, timeout: s
     return Client(cluster)
 
 
-def _model(data: bytes, sha256: str, layout: str, alphabet: str, phi: str | None) -> Model:
-    key = (sha256, layout, alphabet, phi)
+def _model(data: bytes, sha256: str, layout: str, alphabet: str, phi: str | None, head: str) -> Model:
+    key = (sha256, layout, alphabet, phi, head)
     if key not in _MODELS:
         path = Path(tempfile.mkdtemp(prefix="seqmaxent-")) / f"{sha256}.onnx"
         path.write_bytes(data)
-        _MODELS[key] = Model(path, layout=layout, alphabet=alphabet, phi=phi)
+        _MODELS[key] = Model(path, layout=layout, alphabet=alphabet, phi=phi, head=head)
     return _MODELS[key]
 
 
@@ -67,7 +67,7 @@ def map_ordered(client, model: Model, work: Iterable[tuple[int, list[str], list[
     from .sampling import steps_at_cap
 
     data = client.scatter(model.path.read_bytes(), broadcast=True, hash=True)
-    key = (model.sha256, model.layout, model.alphabet, model.phi_name)
+    key = (model.sha256, model.layout, model.alphabet, model.phi_name, model.head_name)
     limit = IN_FLIGHT_PER_WORKER * max(1, len(client.scheduler_info()["workers"]))
     pending: deque = deque()
     items = iter(work)
