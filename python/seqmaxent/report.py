@@ -13,6 +13,7 @@ import numpy as np
 from . import __version__
 from . import logos, motifs
 from .diagnostics import advice, describe_sampler
+from .formatting import position_runs
 from .sampling import constrained_mask
 from .store import load
 from .summary import background
@@ -44,19 +45,6 @@ def _table(header: list[str], rows: list[list], name_columns: int = 1) -> str:
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
-def _positions(positions: list[int] | None) -> str:
-    """1-based positions as runs: 490-510, 600."""
-    if not positions:
-        return "-"
-    runs: list[list[int]] = []
-    for p in positions:
-        if runs and p == runs[-1][-1] + 1:
-            runs[-1].append(p)
-        else:
-            runs.append([p])
-    return ", ".join(f"{r[0]}-{r[-1]}" if len(r) > 1 else str(r[0]) for r in runs)
-
-
 def build(results: list[str | Path], output: str | Path, max_inputs: int = 20, match: bool = True) -> Path:
     """Write the report of one or more results files (several: a beta sweep over the same inputs)."""
     runs = [load(path) for path in results]
@@ -81,7 +69,7 @@ def _write(runs, output: Path, max_inputs: int, match: bool) -> Path:
     settings = [["model", html.escape(first["model"])], ["model SHA-256", first["model_sha256"][:16] + "..."],
                 ["input", html.escape(first["input"])], ["inputs", len(names)], ["beta", betas],
                 ["mu", f"{first['mu']:.4g}"], ["explained output", html.escape(str(first.get("head")))],
-                ["units", first["units"]], ["output positions (1-based)", _positions(first.get("positions"))],
+                ["units", first["units"]], ["output positions (1-based)", position_runs(first.get("positions")) if first.get("positions") else "-"],
                 ["constrained", first["constrained"]],
                 ["sampler", html.escape(describe_sampler(first))],
                 ["ladder before tuning (beta of each rung)", ", ".join(f"{b:.3g}" for b in first.get("ladder") or [first["beta"]])],
