@@ -20,7 +20,7 @@ import numpy as np
 
 import seqmaxent as sm
 from seqmaxent import bundled, diagnostics
-from seqmaxent.fasta import read_fasta
+from seqmaxent.fasta import fasta_records
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE.parents[1] / "shared" / "data" / "ctcf_zeng2016" / "valid.fa"
@@ -46,7 +46,7 @@ AT_EVERY_BETA = ("metropolis, 8 x 300,000", "tempering in rounds, ladder not tun
 
 
 def bound_peaks(n: int) -> tuple[list[str], list[str]]:
-    records = [(name, seq) for name, seq in read_fasta(DATA) if not name.endswith("_shuf")][:n]
+    records = [(name, seq) for name, seq in fasta_records(DATA) if not name.endswith("_shuf")][:n]
     return [name for name, _ in records], [seq for _, seq in records]
 
 

@@ -97,7 +97,8 @@ def sample_memory(inputs: int, cache: Path) -> dict:
     cli = shutil.which("seqmaxent") or str(Path(sys.executable).parent / "seqmaxent")
     start = time.perf_counter()
     subprocess.run([cli, "sample", str(onnx_path), str(fasta), "-o", str(out), "--beta", "50", "--chains", "20",
-                    "--steps", "200", "--period", "20", "--layout", "NCL", "--quiet"], check=True)
+                    "--steps", "200", "--period", "20", "--sampler", "metropolis", "--max-rounds", "1", "--layout", "NCL",
+                    "--quiet"], check=True)
     return dict(inputs=inputs, chains=20, steps=200, seconds=time.perf_counter() - start,
                 peak_rss_mb=resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
                 output_mb=out.stat().st_size / 2**20)

@@ -14,6 +14,7 @@ import argparse
 from pathlib import Path
 
 import numpy as np
+import onnx
 import torch
 from torch import nn
 
@@ -100,6 +101,9 @@ def main() -> None:
     torch.onnx.export(nn.Sequential(net, nn.Softmax(-1)), torch.zeros(1, 4, 101), args.out, dynamo=False,
                       input_names=["onehot"], output_names=["p_bound"], opset_version=17,
                       dynamic_axes={"onehot": {0: "batch"}, "p_bound": {0: "batch"}})
+    model = onnx.load(args.out)
+    onnx.helper.set_model_props(model, {"class_names": "unbound,bound"})  # what seqmaxent calls the units
+    onnx.save(model, args.out)
     print(f"wrote {args.out} ({args.out.stat().st_size / 1e6:.1f} MB)")
 
 

@@ -21,7 +21,7 @@ from torch import nn
 
 import seqmaxent as sm
 from examples.train_ctcf import auroc
-from seqmaxent.fasta import read_fasta
+from seqmaxent.fasta import fasta_records
 
 from .common import MODELS, need_data
 
@@ -32,7 +32,7 @@ WW = [(0, 0), (3, 3), (0, 3), (3, 0)]  # AA, TT, AT, TA in ACGT codes
 
 def windows() -> tuple[dict, dict[str, list[tuple[str, int]]]]:
     """Genome, and (chrom, start) of nucleosomal and linker windows."""
-    genome = {name: seq.upper() for name, seq in read_fasta(need_data("yeast_genome") / "sacCer3_R64_nuclear.fa.gz")}
+    genome = {name: seq.upper() for name, seq in fasta_records(need_data("yeast_genome") / "sacCer3_R64_nuclear.fa.gz")}
     dyads: dict[str, list[int]] = {}
     with gzip.open(need_data("nucleosome_brogaard2012") / "brogaard_saccer3.bed.nooverlapp.bed.gz", "rt") as f:
         for line in f:
@@ -130,9 +130,9 @@ def run(n_inputs: int = 100, chains: int = 10, steps: int = 4000, period: int = 
     p_lin = model.predict(lin_te)[:, 1]
     nuc_in = nuc_te[np.argsort(p_nuc)[::-1][:n_inputs]]  # the held-out nucleosomes the network is surest of
     lin_in = lin_te[np.argsort(p_lin)[:n_inputs]]
-    from seqmaxent.calibrate import choose_beta
+    from seqmaxent.calibrate import calibrate_beta
 
-    beta = choose_beta(model, sm.decode(nuc_in[:8]), mu=mu, sampler="metropolis", chains=10).beta
+    beta = calibrate_beta(model, sm.decode(nuc_in[:8]), mu=mu, sampler="metropolis", chains=10).beta
     kw = dict(beta=beta, mu=mu, chains=chains, steps=steps, period=period, burn_in=steps // 4, seed=0,
               sampler="metropolis", max_rounds=1)
     res_nuc = sm.sample(model, sm.decode(nuc_in), **kw)
@@ -183,7 +183,7 @@ def write(r: dict) -> str:
         f"one clear of both neighbouring nucleosomes (linker), balanced; chrXV and chrXVI held out ({r['n_test']} "
         f"windows; {r['n_train']} for training, plus reverse complements). Held-out AUROC {r['test_auroc']:.3f}. "
         f"MaxEnt on the {s['inputs']} held-out nucleosomal (and linker) windows the network is surest of, "
-        f"beta {r['beta']:.3g} (`choose_beta`, 95% of pilot samples keep the class), mu = {r['mu']:.3f} for the "
+        f"beta {r['beta']:.3g} (`calibrate_beta`, 95% of pilot samples keep the class), mu = {r['mu']:.3f} for the "
         f"genome's GC fraction {r['genome_gc']:.3f}; {s['chains']} chains x {s['steps']} steps. Samples keep x0's "
         f"class: nucleosomal {r['kept']['nucleosome']:.3f}, linker {r['kept']['linker']:.3f}.",
         "",

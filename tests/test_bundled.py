@@ -9,7 +9,7 @@ import pytest
 
 import seqmaxent as sm
 from seqmaxent import bundled
-from seqmaxent.fasta import read_fasta
+from seqmaxent.fasta import fasta_records
 
 
 def planted_sites() -> list[tuple[int, int]]:
@@ -35,14 +35,14 @@ def test_fixed_positions_are_the_planted_sites():
     assert (res.outputs[:, 1] > 0.9).all()
 
 
-def test_read_fasta(tmp_path):
+def test_fasta_records(tmp_path):
     import gzip
 
     (tmp_path / "a.fa").write_text(">s1 some description\nACGT\nacgt\n\n>s2\nTTTT\n")
     with gzip.open(tmp_path / "a.fa.gz", "wt") as f:
         f.write((tmp_path / "a.fa").read_text())
     for name in ("a.fa", "a.fa.gz"):
-        assert list(read_fasta(tmp_path / name)) == [("s1", "ACGTacgt"), ("s2", "TTTT")]
+        assert list(fasta_records(tmp_path / name)) == [("s1", "ACGTacgt"), ("s2", "TTTT")]
     (tmp_path / "bad.fa").write_text("ACGT\n>s1\nACGT\n")
     with pytest.raises(ValueError, match="bad.fa: line 1 has sequence before any '>' header"):
-        list(read_fasta(tmp_path / "bad.fa"))
+        list(fasta_records(tmp_path / "bad.fa"))

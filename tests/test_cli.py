@@ -168,15 +168,12 @@ def test_beta_auto_and_sweep(tmp_path):
     assert run("sample", MODEL, fa, "-o", tmp_path / "x.h5", "--beta", "hot", *fast).exit_code == 2
 
 
-def test_choose_beta_reaches_the_target():
-    from seqmaxent.calibrate import choose_beta, kept_fraction
-
+def test_calibrate_beta_reaches_the_target():
     model = sm.Model(MODEL)
-    cal = choose_beta(model, SEQS, target=0.9, chains=8, steps=1000, rounds=6)
+    cal = sm.calibrate_beta(model, SEQS, target=0.9, chains=8, steps=1000, rounds=6)
     assert cal.history and all(k >= 0.9 for b, k in cal.history if b >= cal.beta)
     res = sm.sample(model, SEQS[:3], beta=cal.beta, chains=8, steps=1000, period=20)
-    kept = np.mean([kept_fraction(model, res.samples[i], res.outputs[i]) for i in range(3)])
-    assert kept > 0.8
+    assert res.kept_class.mean() > 0.8
 
 
 def test_top_pairs_are_stored(tmp_path):
@@ -188,21 +185,31 @@ def test_top_pairs_are_stored(tmp_path):
     assert (pairs[:, :, 0] < pairs[:, :, 1]).all() and (np.diff(pairs[:, :, 2], axis=1) <= 1e-6).all()
 
 
-def test_interrupt_exits_130_and_keeps_the_file(tmp_path, monkeypatch, capsys):
+def test_interrupt_exits_130_and_says_what_it_kept(tmp_path, monkeypatch, capsys):
+    """Ctrl-C after the first batch of 2 is written keeps those 2 and says so; before it, says none."""
+    from seqmaxent.store import ResultsFile
+
     fa = write_fasta(tmp_path / "in.fa", SEQS)
-    out = tmp_path / "out.h5"
+    append = ResultsFile.append
 
-    def interrupt_after_first_batch(*args, **kwargs):
-        def stop(names):
-            raise KeyboardInterrupt
+    def interrupt_after_writing(self, names, values):
+        append(self, names, values)
+        raise KeyboardInterrupt
 
-        return sample_file(*args, **{**kwargs, "batch_size": 2, "on_batch": stop})
-
-    monkeypatch.setattr("seqmaxent.pipeline.sample_file", interrupt_after_first_batch)
-    code, err = run_main(monkeypatch, capsys, "sample", MODEL, fa, "-o", out, *FAST)
-    assert code == 130 and "use --resume" in err
-    with h5py.File(out) as f:
+    monkeypatch.setattr(ResultsFile, "append", interrupt_after_writing)
+    code, err = run_main(monkeypatch, capsys, "sample", MODEL, fa, "-o", tmp_path / "out.h5", "--batch-size", "2", *FAST)
+    assert code == 130 and err.strip() == (f"interrupted; kept 2 finished input(s) in {tmp_path / 'out.h5'} "
+                                           f"(continue with --resume)")
+    with h5py.File(tmp_path / "out.h5") as f:
         assert f["names"].shape == (2,)
+
+    def interrupt_at_once(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("seqmaxent.pipeline.sample_values", interrupt_at_once)
+    code, err = run_main(monkeypatch, capsys, "sample", MODEL, fa, "-o", tmp_path / "none.h5", *FAST)
+    assert code == 130 and err.strip() == ("interrupted; none kept yet: the first batch of 5 input(s) was not finished "
+                                           "(a smaller --batch-size writes more often)")
 
 
 def test_unreadable_fasta(tmp_path, monkeypatch, capsys):
@@ -226,3 +233,41 @@ def test_single_rung_runs_write_their_files(tmp_path, sampler, beta):
         assert (h5["ladder"][:] == beta).all() and params["sampler"] == sampler
     result = CliRunner().invoke(cli, ["report", str(tmp_path / "o.h5"), "-o", str(tmp_path / "r.html"), "--no-match"])
     assert result.exit_code == 0, result.output
+
+
+def test_summarize_is_clean_tsv_of_one_or_several_files(tmp_path):
+    from seqmaxent.cli import SUMMARY_COLUMNS
+
+    fa = write_fasta(tmp_path / "in.fa", SEQS[:3])
+    for beta in ("1", "10"):
+        assert run("sample", MODEL, fa, "-o", tmp_path / f"b{beta}.h5", *FAST[2:], "--beta", beta).exit_code == 0
+    result = CliRunner().invoke(cli, ["summarize", str(tmp_path / "b1.h5")])
+    rows = [line.split("\t") for line in result.stdout.splitlines()]
+    assert rows[0] == SUMMARY_COLUMNS and len(rows) == 4 and all(len(r) == len(SUMMARY_COLUMNS) for r in rows)
+    assert rows[1][0] == "s1" and rows[1][2] in ("yes", "no") and "prediction = P(unit 1)" in result.stderr
+    assert all(len(v) <= 8 for r in rows[1:] for v in r[1:14])  # short numbers
+    out = tmp_path / "both.tsv"
+    result = CliRunner().invoke(cli, ["summarize", str(tmp_path / "b1.h5"), str(tmp_path / "b10.h5"), "-o", str(out)])
+    assert result.exit_code == 0 and result.stdout == "" and "wrote 6 row(s)" in result.stderr
+    rows = [line.split("\t") for line in out.read_text().splitlines()]
+    assert rows[0][:3] == ["file", "beta", "input"] and [r[1] for r in rows[1:]] == ["1"] * 3 + ["10"] * 3
+
+
+def test_everyday_edges(tmp_path, monkeypatch, capsys):
+    """An empty input is an error; - reads FASTA from standard input; --force overwrites; the
+    bundled model is reachable by name."""
+    (tmp_path / "empty.fa").write_text("")
+    code, err = run_main(monkeypatch, capsys, "sample", MODEL, tmp_path / "empty.fa", "-o", tmp_path / "e.h5", *FAST)
+    assert code == 2 and "empty.fa holds no sequences" in err and not (tmp_path / "e.h5").exists()
+    out = tmp_path / "stdin.h5"
+    text = "".join(f">s{i}\n{s}\n" for i, s in enumerate(SEQS[:2]))
+    result = CliRunner().invoke(cli, ["sample", MODEL, "-", "-o", str(out), *FAST], input=text)
+    assert result.exit_code == 0, result.output
+    with h5py.File(out) as f:
+        assert f["names"].shape == (2,)
+    result = CliRunner().invoke(cli, ["sample", MODEL, "-", "-o", str(out), *FAST], input=text)
+    assert result.exit_code == 2 and "--force to overwrite it" in result.output
+    assert CliRunner().invoke(cli, ["sample", MODEL, "-", "-o", str(out), "--force", *FAST], input=text).exit_code == 0
+    assert "p_bound" in run("inspect", "ctcf").output
+    code, err = run_main(monkeypatch, capsys, "inspect", "nonesuch")
+    assert code == 1 and "bundled models, by name: ctcf" in err

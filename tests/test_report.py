@@ -59,6 +59,41 @@ def test_demo_shows_the_ctcf_motif(tmp_path):
     result = CliRunner().invoke(cli, ["demo", "-o", str(tmp_path)])
     assert result.exit_code == 0, result.output
     text = (tmp_path / "report.html").read_text()
-    assert "CTCF" in text  # the consensus motif's best JASPAR matches
+    # The answer first: the consensus motif beside its JASPAR match (CTCF), before any input's logo.
+    summary, inputs = text.index("<h2>Summary</h2>"), text.index("<h2>Inputs</h2>")
+    assert summary < text.index("consensus_1") < text.index("JASPAR MA") < inputs
+    assert "CTCF" in text[summary:inputs] and "Every input passed the convergence check" in text[summary:inputs]
+    assert "class='warn'" not in text  # the demo passes its own check: no orange lines
     image = screenshot(tmp_path / "report.html", tmp_path / "shot.png")
     assert colourful_fraction(image) > 0.03  # measured: 0.08 with the logos, 0.009 without
+
+
+def test_logos_number_positions_from_one_on_fixed_axes():
+    from seqmaxent import logos
+
+    p = np.full((24, 4), 0.25)
+    p[5] = [0, 0, 1, 0]
+    fig = logos.figure(p, np.r_[np.zeros(5), 2.0, np.zeros(18)], np.zeros(24, np.uint8), "ACGT", np.full(4, 0.25),
+                       title="x", motifs=[(4, 9, "5-9")])
+    probability, information, importance = fig.axes[:3]
+    assert [t.get_text() for t in importance.get_xticklabels()] == ["1", "5", "10", "15", "20"]
+    assert information.get_ylim() == (0.0, 2.0) and importance.get_ylim() == (0.0, 2.0)
+    assert importance.get_ylabel() == "importance\n(bits)"
+    assert any(t.get_text() == "5-9" for t in probability.texts)  # the motif is marked
+
+
+def test_frozen_inputs_give_no_motifs_and_say_why(tmp_path):
+    """At a beta that freezes whole sequences, no segments are called motifs, and the report and
+    the motifs command say why."""
+    fa = tmp_path / "in.fa"
+    names, seqs = sm.read_fasta(sm.bundled.ctcf_examples_path())
+    fa.write_text("".join(f">{n}\n{s}\n" for n, s in zip(names[:2], seqs[:2])))
+    sample_file(sm.Model("ctcf"), fa, tmp_path / "frozen.h5", beta=1e5, chains=4, steps=200, period=20, max_rounds=1)
+    result = CliRunner().invoke(cli, ["report", str(tmp_path / "frozen.h5"), "-o", str(tmp_path / "r.html"),
+                                      "--no-match"])
+    assert result.exit_code == 0, result.output
+    text = (tmp_path / "r.html").read_text()
+    assert "No motifs are called from 2 input(s) with most positions fixed" in text and "consensus_1" not in text
+    assert "beta too high" in text  # acceptance near 0: the advice says so, not "run more steps"
+    result = CliRunner().invoke(cli, ["motifs", str(tmp_path / "frozen.h5"), "-o", str(tmp_path / "m"), "--no-match"])
+    assert "no motifs from 2 input(s) with most positions fixed" in result.output and "0 motif(s)" in result.output

@@ -45,7 +45,20 @@ def test_rhat_and_ess():
     stuck = iid + np.arange(4)[:, None]  # chains in different places
     assert diagnostics.split_rhat(stuck) > 1.5 and diagnostics.ess(stuck) < 10
     assert diagnostics.split_rhat(np.ones((4, 100))) == 1.0
-    assert diagnostics.advice(1.0, 500) is None and "R-hat" in diagnostics.advice(1.2, 500)
+    assert diagnostics.advice(1.0, 500, 0.3) is None and "R-hat 1.200" in diagnostics.advice(1.2, 500, 0.3)
     # independent series along leading axes
     both = np.stack([iid, stuck])
     np.testing.assert_allclose(diagnostics.split_rhat(both), [diagnostics.split_rhat(iid), diagnostics.split_rhat(stuck)])
+
+
+def test_advice_matches_the_cause():
+    """Stuck chains (acceptance near 0, R-hat NaN or infinite) mean beta is too high, not that more
+    steps are needed; the run's summary counts inputs by cause."""
+    assert "lower beta" in diagnostics.advice(float("nan"), 3.0, 0.0)
+    assert "raise beta" in diagnostics.advice(1.3, 50.0, 0.995)
+    assert "--max-rounds" in diagnostics.advice(1.3, 50.0, 0.4)
+    assert np.isnan(diagnostics.worst(1.01, float("nan"), 300.0, 200.0)[0])  # NaN is the worst R-hat
+    line = diagnostics.run_summary([1.0, 1.3, float("nan"), 1.2], [500, 50, 1, 80], [0.3, 0.4, 0.0, 0.5])
+    assert line.startswith("3 of 4 inputs did not pass the convergence check")
+    assert "1 beta too high" in line and "2 more sampling" in line
+    assert diagnostics.run_summary([1.0], [500], [0.3]) is None

@@ -10,11 +10,22 @@ from __future__ import annotations
 from importlib.resources import files
 from pathlib import Path
 
-from .fasta import read_fasta
+from .fasta import fasta_records
 
 
 def ctcf_model_path() -> Path:
     return Path(str(files(__package__) / "data" / "ctcf.onnx"))
+
+
+MODELS = {"ctcf": ctcf_model_path}  # bundled models by name
+
+
+def resolve(model: str | Path) -> Path:
+    """A model file, or the file of a bundled model named so (``"ctcf"``)."""
+    path = Path(model)
+    if path.is_file() or str(model) not in MODELS:
+        return path
+    return MODELS[str(model)]()
 
 
 def ctcf_examples_path() -> Path:
@@ -23,5 +34,5 @@ def ctcf_examples_path() -> Path:
 
 def ctcf_examples() -> tuple[list[str], list[str]]:
     """Names and sequences of the bundled CTCF examples."""
-    records = list(read_fasta(ctcf_examples_path()))
+    records = list(fasta_records(ctcf_examples_path()))
     return [n for n, _ in records], [s for _, s in records]

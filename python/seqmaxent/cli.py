@@ -9,7 +9,7 @@ import click
 import numpy as np
 
 from . import __version__
-from .diagnostics import advice, describe_sampler
+from .diagnostics import checked, describe_sampler, run_summary
 from .model import Model
 from .store import load
 from .sampling import gc_mu
@@ -19,7 +19,15 @@ model_options = [
     click.option("--alphabet", default="ACGT", show_default=True, help="Base order of the one-hot channels."),
     click.option("--phi", help="Name of the penultimate tensor (default: input of the final linear layer)."),
     click.option("--head", help="Name of the graph output to explain.  [default: the first output]"),
+    click.option("--class-names", help="Names of the head's units, comma-separated (e.g. unbound,bound).  "
+                                       "[default: the model's class_names metadata]"),
 ]
+
+
+def open_model(model: str, layout, alphabet, phi, head, class_names) -> Model:
+    """MODEL (a file, or a bundled model's name) with the model options."""
+    names = None if class_names is None else [c.strip() for c in class_names.split(",")]
+    return Model(model, layout=layout, alphabet=alphabet, phi=phi, head=head, class_names=names)
 
 
 def with_model_options(f):
@@ -74,17 +82,20 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 
 @cli.command()
-@click.argument("model", type=click.Path(dir_okay=False))
+@click.argument("model")
 @with_model_options
-def inspect(model: str, layout: str | None, alphabet: str, phi: str | None, head: str | None) -> None:
-    """Show MODEL's input layout, length, outputs and their heads, Phi, and how each layer is evaluated."""
-    click.echo(Model(model, layout=layout, alphabet=alphabet, phi=phi, head=head).info())
+def inspect(model: str, layout: str | None, alphabet: str, phi: str | None, head: str | None, class_names) -> None:
+    """Show MODEL's (a file, or a bundled model: ctcf) input layout, length, outputs and their
+    heads, Phi, and how each layer is evaluated."""
+    click.echo(open_model(model, layout, alphabet, phi, head, class_names).info())
 
 
 @cli.command()
-@click.argument("model", type=click.Path(dir_okay=False))
-@click.argument("input", type=click.Path(dir_okay=False))
+@click.argument("model")
+@click.argument("input", type=click.Path(dir_okay=False, allow_dash=True))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Results file (HDF5) to write.")
+@click.option("--force", is_flag=True, help="Overwrite OUTPUT if it exists.")
+@click.option("--input-alphabet", help="Channel order of a one-hot .npy INPUT (e.g. GCAT).  [default: the model's]")
 @click.option("--genome", type=click.Path(dir_okay=False), help="Genome FASTA for BED input (plain or bgzip).")
 @click.option("--beta", required=True,
               help="Strength of the constraint on Phi (about 10 to 400): a number, a sweep such as 50,100,400 "
@@ -124,11 +135,13 @@ def inspect(model: str, layout: str | None, alphabet: str, phi: str | None, head
 @click.option("--workers", type=int, help="Sample on a local Dask cluster of this many worker processes.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @with_model_options
-def sample(model: str, input: str, output: str, genome, beta, target, tolerance, mu, gc_fraction, units, constrained,
-           sampler, moves, rungs, chains, steps, max_rounds, period, burn_in, seed, threads, provider, on_n, batch_size,
-           resume, shard, scheduler, workers, quiet, layout, alphabet, phi, head, positions) -> None:
-    """Sample the MaxEnt distribution around each sequence of INPUT (FASTA, one-hot .npy, or BED
-    with --genome) through MODEL (ONNX) into OUTPUT."""
+def sample(model: str, input: str, output: str, force, input_alphabet, genome, beta, target, tolerance, mu,
+           gc_fraction, units, constrained, sampler, moves, rungs, chains, steps, max_rounds, period, burn_in, seed,
+           threads, provider, on_n, batch_size, resume, shard, scheduler, workers, quiet, layout, alphabet, phi, head,
+           class_names, positions) -> None:
+    """Sample the MaxEnt distribution around each sequence of INPUT (FASTA, one-hot .npy, BED with
+    --genome, or - for FASTA on standard input) through MODEL (an ONNX file, or a bundled model:
+    ctcf) into OUTPUT."""
     from tqdm import tqdm
 
     from .inputs import count_records
@@ -137,6 +150,8 @@ def sample(model: str, input: str, output: str, genome, beta, target, tolerance,
 
     if mu is not None and gc_fraction is not None:
         raise click.UsageError("give --mu or --gc-fraction, not both")
+    if resume and force:
+        raise click.UsageError("give --resume or --force, not both")
     mu = gc_mu(gc_fraction) if gc_fraction is not None else (mu or 0.0)
     betas = parse_betas(beta)
     part = parse_shard(shard)
@@ -145,23 +160,31 @@ def sample(model: str, input: str, output: str, genome, beta, target, tolerance,
     for out in output_paths(output, betas if betas != ["auto"] else 0.0).values():
         out = out if part is None else shard_path(out, part)
         if out.exists() and not resume:
-            raise click.UsageError(f"{out} exists; use --resume to continue it, or remove it")
-    m = Model(model, layout=layout, alphabet=alphabet, phi=phi, head=head)
-    options = dict(mu=mu, units=parse_units(units), positions=parse_positions(positions), constrained=constrained, sampler=sampler, moves=moves,
-                   rungs=rungs, threads=threads, provider=provider, seed=seed)
+            if not force:
+                raise click.UsageError(f"{out} exists; use --resume to continue it, --force to overwrite it, or "
+                                       f"remove it")
+            out.unlink()
+    if input == "-":
+        input = spool_stdin()
+    inputs = count_records(input)
+    if inputs == 0:
+        raise click.UsageError(f"{input} holds no sequences")
+    m = open_model(model, layout, alphabet, phi, head, class_names)
+    options = dict(mu=mu, units=parse_units(units), positions=parse_positions(positions), constrained=constrained,
+                   sampler=sampler, moves=moves, rungs=rungs, threads=threads, provider=provider, seed=seed)
     if betas == ["auto"]:
         from itertools import islice
 
-        from .calibrate import choose_beta
+        from .calibrate import calibrate_beta
         from .inputs import read_inputs
 
-        pilot = [s for _, s in islice(read_inputs(input, m.alphabet, genome, on_n), 8)]
-        calibration = choose_beta(m, pilot, target=target, tolerance=tolerance, on_n=on_n, **options)
+        pilot = [s for _, s in islice(read_inputs(input, input_alphabet or m.alphabet, genome, on_n), 8)]
+        calibration = calibrate_beta(m, pilot, target=target, tolerance=tolerance, on_n=on_n, **options)
         click.echo(str(calibration), err=True)
         betas = [calibration.beta]
     burn_in, period = resolve_lengths(steps, burn_in, period)
-    total = count_records(input) * steps_at_cap(betas, dict(options, chains=chains, steps=steps, burn_in=burn_in,
-                                                                 period=period, max_rounds=max_rounds))
+    total = inputs * steps_at_cap(betas, dict(options, chains=chains, steps=steps, burn_in=burn_in, period=period,
+                                              max_rounds=max_rounds))
     if scheduler is not None and workers is not None:
         raise click.UsageError("give --scheduler or --workers, not both")
     client = None
@@ -171,20 +194,48 @@ def sample(model: str, input: str, output: str, genome, beta, target, tolerance,
         client = connect(scheduler, workers)
     if part is not None:
         total = total // part[1]
+    paths = [p if part is None else shard_path(p, part) for p in output_paths(output, betas[0] if len(betas) == 1 else
+                                                                               betas).values()]
+    bar = tqdm(total=total, unit="step", unit_scale=True, disable=quiet, desc="sampling (steps at the round cap)")
     try:
-        with tqdm(total=total, unit="step", unit_scale=True, disable=quiet,
-                  desc="sampling (steps at the round cap)") as bar:
-            n = sample_file(m, input, output, beta=betas if len(betas) > 1 else betas[0], chains=chains, steps=steps,
-                            period=period, burn_in=burn_in, max_rounds=max_rounds, genome=genome, on_n=on_n,
-                            batch_size=batch_size, resume=resume, shard=part, client=client, progress=bar.update,
-                            **options)
+        n = sample_file(m, input, output, beta=betas if len(betas) > 1 else betas[0], chains=chains, steps=steps,
+                        period=period, burn_in=burn_in, max_rounds=max_rounds, genome=genome, on_n=on_n,
+                        input_alphabet=input_alphabet, batch_size=batch_size, resume=resume, shard=part,
+                        client=client, progress=bar.update, **options)
+    except KeyboardInterrupt:
+        bar.close()
+        kept = min(stored_inputs(p) for p in paths)
+        text = (f"kept {kept} finished input(s) in {', '.join(map(str, paths))} (continue with --resume)" if kept else
+                f"none kept yet: the first batch of {min(batch_size, inputs)} input(s) was not finished (a smaller "
+                f"--batch-size writes more often)")
+        click.echo(f"interrupted; {text}", err=True)
+        raise SystemExit(130) from None
     finally:
+        bar.close()
         if client is not None:
             client.close()
     if not quiet:
-        for b, out in output_paths(output, betas if len(betas) > 1 else betas[0]).items():
-            out = out if part is None else shard_path(out, part)
-            click.echo(f"sampled {n} input(s) at beta {b:g} into {out}", err=True)
+        for b, out in zip(betas, paths):
+            click.echo(f"sampled {n} input(s) at beta {b:.4g} into {out}", err=True)
+
+
+def stored_inputs(path: Path) -> int:
+    """Inputs in a results file (0 if there is none yet)."""
+    if not path.exists():
+        return 0
+    _, names, h5 = load(path)
+    h5.close()
+    return len(names)
+
+
+def spool_stdin() -> str:
+    """FASTA on standard input, copied to a temporary file (its records are counted, then read)."""
+    import shutil
+    import tempfile
+
+    with tempfile.NamedTemporaryFile("w", prefix="seqmaxent-stdin-", suffix=".fa", delete=False) as f:
+        shutil.copyfileobj(sys.stdin, f)
+    return f.name
 
 
 def parse_shard(text: str | None) -> tuple[int, int] | None:
@@ -217,28 +268,60 @@ def merge(shards: tuple[str, ...], output: str) -> None:
     click.echo(f"merged {join(list(shards), output)} input(s) from {len(shards)} shard(s) into {output}", err=True)
 
 
+SUMMARY_COLUMNS = ["input", "prediction", "called", "class_kept", "converged", "rhat", "ess", "acceptance", "rounds",
+                   "evaluations", "gc_samples", "gc_x0", "gc_background", "max_importance_bits", "fixed_positions",
+                   "top_positions"]
+
+
 @cli.command()
-@click.argument("result", type=click.Path(exists=True, dir_okay=False))
+@click.argument("results", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="TSV file to write.  [default: standard output]")
 @click.option("--top", default=10, show_default=True, help="Most important positions listed per input.")
-def summarize(result: str, top: int) -> None:
-    """Per-input summary of RESULT: predicted class kept, GC, diagnostics, most important positions."""
-    params, names, h5 = load(result)
-    with h5:
-        click.echo(f"{result}: {len(names)} input(s), model {params['model']}, beta {params['beta']}, "
-                   f"mu {params['mu']:.3f}, {describe_sampler(params)}")
-        click.echo("name\tkept_class\tacceptance\tgc_samples\tgc_x0\tgc_background\trhat\tess\trounds\t"
-                   "evaluations\tconverged\ttop_positions")
-        for i, name in enumerate(names):
-            imp = h5["importance"][i]
-            best = np.argsort(imp)[::-1][:top]
-            gc = h5["gc"][i]
-            click.echo(f"{name}\t{h5['kept_class'][i]:.3f}\t{h5['acceptance'][i].mean():.3f}\t{gc[0]:.3f}\t{gc[1]:.3f}\t"
-                       f"{gc[2]:.3f}\t{h5['rhat'][i]:.3f}\t{h5['ess'][i]:.0f}\t{h5['rounds'][i]}\t"
-                       f"{h5['evaluations'][i]}\t{'yes' if h5['converged'][i] else 'no'}\t"
-                       + ",".join(f"{p + 1}:{imp[p]:.2f}" for p in best))
-            warning = advice(max(h5["rhat"][i], h5["rhat_positions"][i]), min(h5["ess"][i], h5["ess_positions"][i]))
-            if warning:
-                click.echo(f"warning: {name}: {warning}", err=True)
+def summarize(results: tuple[str, ...], output: str | None, top: int) -> None:
+    """One tab-separated row per input of RESULTS: the network's verdict (prediction: what the file's
+    'verdict' says, e.g. P(bound)), whether the samples keep it, convergence (R-hat and ESS as the
+    check sees them), GC, and the fixed and most important positions (1-based; importance in
+    bits). What each file is goes to standard error."""
+    from .formatting import position_runs
+    from .motifs import THRESHOLD
+
+    several = len(results) > 1
+    lines = ["\t".join((["file", "beta"] if several else []) + SUMMARY_COLUMNS)]
+    for result in results:
+        params, names, h5 = load(result)
+        with h5:
+            click.echo(f"{result}: {len(names)} input(s), model {params['model']}, beta {params['beta']:.4g}, "
+                       f"mu {params['mu']:.3g}, prediction = {params.get('verdict', 'the output')}; "
+                       f"{describe_sampler(params)}", err=True)
+            checks = [checked(h5, i) for i in range(len(names))]
+            acceptance = h5["acceptance"][:].mean(axis=1)
+            for i, name in enumerate(names):
+                imp = h5["importance"][i]
+                best = np.argsort(imp)[::-1][:top]
+                gc = h5["gc"][i]
+                called = {1: "yes", 0: "no", -1: "-"}[int(h5["called"][i])]
+                row = [name, f"{h5['prediction'][i]:.4g}", called, f"{h5['kept_class'][i]:.3g}",
+                       "yes" if h5["converged"][i] else "no", f"{checks[i][0]:.4g}", f"{checks[i][1]:.4g}",
+                       f"{acceptance[i]:.3g}", str(h5["rounds"][i]), str(h5["evaluations"][i]), f"{gc[0]:.3g}",
+                       f"{gc[1]:.3g}", f"{gc[2]:.3g}", f"{imp.max():.3g}",
+                       position_runs(np.flatnonzero(imp >= THRESHOLD) + 1),
+                       ",".join(f"{p + 1}:{imp[p]:.2f}" for p in best)]
+                lines.append("\t".join(([result, f"{params['beta']:g}"] if several else []) + row))
+            line = run_summary([c[0] for c in checks], [c[1] for c in checks], acceptance)
+            if line:
+                click.echo(f"warning: {result}: {line}", err=True)
+    text = "\n".join(lines) + "\n"
+    if output:
+        Path(output).write_text(text)
+        click.echo(f"wrote {len(lines) - 1} row(s) to {output}", err=True)
+    else:
+        click.echo(text, nl=False)
+
+
+def _inputs_bar(total: int, what: str):
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="input", desc=what, leave=False)
 
 
 @cli.command()
@@ -246,21 +329,28 @@ def summarize(result: str, top: int) -> None:
 @click.option("-o", "--outdir", required=True, type=click.Path(file_okay=False), help="Folder for the logo files.")
 @click.option("--max-inputs", default=50, show_default=True, help="Logos for at most this many inputs.")
 def logos(result: str, outdir: str, max_inputs: int) -> None:
-    """Probability and information logos of each input's samples, with importance and x0 (PNG, SVG)."""
+    """Probability and information logos of each input's samples (fixed 0-2 bit axis), with
+    importance (bits) and x0, positions numbered from 1 and motifs shaded (PNG, SVG)."""
     from . import logos as logo_figures
+    from . import motifs as m
     from .sampling import constrained_mask
     from .summary import background
 
     params, names, h5 = load(result)
     Path(outdir).mkdir(parents=True, exist_ok=True)
     bg = background(params["mu"], constrained_mask(params["constrained"], params["alphabet"]))
-    with h5:
-        for i, name in enumerate(names[:max_inputs]):
+    shown = names[:max_inputs]
+    with h5, _inputs_bar(len(shown), "logos") as bar:
+        for i, name in enumerate(shown):
+            found = m.extract(name, h5["marginals"][i], h5["importance"][i], params["alphabet"])
             fig = logo_figures.figure(h5["marginals"][i], h5["importance"][i], h5["x0"][i], params["alphabet"], bg,
-                                      title=f"{name}  (beta {params['beta']:g})")
+                                      title=f"{name}  (beta {params['beta']:g}; {params.get('verdict', 'prediction')} "
+                                            f"{h5['prediction'][i]:.3g})",
+                                      motifs=[(x.start, x.start + len(x.pwm), x.span) for x in found])
             stem = Path(outdir) / "".join(c if c.isalnum() or c in "._-" else "_" for c in name)
             logo_figures.save(fig, stem)
-    click.echo(f"wrote logos of {min(len(names), max_inputs)} input(s) to {outdir}", err=True)
+            bar.update()
+    click.echo(f"wrote logos of {len(shown)} input(s) to {outdir}", err=True)
 
 
 @cli.command()
@@ -272,16 +362,25 @@ def logos(result: str, outdir: str, max_inputs: int) -> None:
 @click.option("--no-match", is_flag=True, help="Skip matching against JASPAR.")
 def motifs(result: str, outdir: str, threshold: float, min_length: int, top: int, no_match: bool) -> None:
     """Motifs (high-importance segments) of each input and their consensus across inputs, as MEME
-    and JASPAR files, with Tomtom matches against JASPAR CORE vertebrates (matches.tsv)."""
+    and JASPAR files, with Tomtom matches against JASPAR CORE vertebrates (matches.tsv). Inputs with
+    most positions fixed give no motifs (beta too high)."""
     from . import motifs as m
 
     params, names, h5 = load(result)
     out = Path(outdir)
     out.mkdir(parents=True, exist_ok=True)
-    with h5:
-        found = [motif for i, name in enumerate(names)
-                 for motif in m.extract(name, h5["marginals"][i], h5["importance"][i], params["alphabet"],
-                                        threshold=threshold, min_length=min_length)]
+    found, frozen = [], []
+    with h5, _inputs_bar(len(names), "motifs") as bar:
+        for i, name in enumerate(names):
+            if m.frozen(h5["importance"][i], threshold):
+                frozen.append(name)
+            found += m.extract(name, h5["marginals"][i], h5["importance"][i], params["alphabet"], threshold=threshold,
+                               min_length=min_length)
+            bar.update()
+    if frozen:
+        click.echo(f"no motifs from {len(frozen)} input(s) with most positions fixed ({', '.join(frozen[:3])}"
+                   f"{', ...' if len(frozen) > 3 else ''}): beta {params['beta']:g} keeps whole sequences; lower it",
+                   err=True)
     consensus = m.aggregate(found)
     for stem, group in (("motifs", found), ("consensus", consensus)):
         m.write_meme(group, out / f"{stem}.meme")
@@ -289,11 +388,14 @@ def motifs(result: str, outdir: str, threshold: float, min_length: int, top: int
     click.echo(f"{len(found)} motif(s) in {len(names)} input(s), {len(consensus)} consensus motif(s)", err=True)
     if no_match or not found:
         return
-    ids, tnames, pwms, release = targets = m.jaspar()
-    rows = ["query	consensus	sites	target	target_name	p_value	q_value	offset	strand"]
+    click.echo("matching against JASPAR (the first match on a new install compiles memelite: ~1 min once)...",
+               err=True)
+    targets = m.jaspar()
+    release = targets[3]
+    rows = ["query\tconsensus\tsites\ttarget\ttarget_name\tp_value\tq_value\toffset\tstrand"]
     for motif, matches in zip(consensus + found, m.match(consensus + found, targets, top=top)):
-        rows += [f"{x.query}	{motif.consensus}	{motif.sites}	{x.target_id}	{x.target_name}	{x.p_value:.3g}	"
-                 f"{x.q_value:.3g}	{x.offset}	{x.strand}" for x in matches]
+        rows += [f"{x.query}\t{motif.consensus}\t{motif.sites}\t{x.target_id}\t{x.target_name}\t{x.p_value:.3g}\t"
+                 f"{x.q_value:.3g}\t{x.offset}\t{x.strand}" for x in matches]
     (out / "matches.tsv").write_text("\n".join(rows) + "\n")
     for motif, matches in zip(consensus, m.match(consensus, targets, top=1)):
         best = matches[0]
@@ -306,11 +408,21 @@ def motifs(result: str, outdir: str, threshold: float, min_length: int, top: int
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="HTML file to write.")
 @click.option("--max-inputs", default=20, show_default=True, help="Logos for at most this many inputs.")
 @click.option("--no-match", is_flag=True, help="Skip matching motifs against JASPAR.")
-def report(results: tuple[str, ...], output: str, max_inputs: int, no_match: bool) -> None:
-    """One self-contained HTML report of RESULTS (several files: a beta sweep, shown side by side)."""
+@click.option("--sort", type=click.Choice(["input", "prediction", "importance"]), default="input", show_default=True,
+              help="Order of the inputs: as in the input file, by the network's prediction, or by largest importance.")
+def report(results: tuple[str, ...], output: str, max_inputs: int, no_match: bool, sort: str) -> None:
+    """One self-contained HTML report of RESULTS (several files: a beta sweep, shown side by side):
+    the answer first (verdicts, consensus motifs beside their JASPAR matches), then each input."""
     from .report import build
 
-    click.echo(f"wrote {build(list(results), output, max_inputs=max_inputs, match=not no_match)}", err=True)
+    params, names, h5 = load(results[0])
+    h5.close()
+    if not no_match:
+        click.echo("matching motifs against JASPAR (the first match on a new install compiles memelite: ~1 min "
+                   "once)...", err=True)
+    with _inputs_bar(min(len(names), max_inputs), "report") as bar:
+        path = build(list(results), output, max_inputs=max_inputs, match=not no_match, sort=sort, progress=bar.update)
+    click.echo(f"wrote {path}", err=True)
 
 
 @cli.command()
@@ -343,15 +455,12 @@ def main() -> None:
     debug = "--debug" in sys.argv[1:]
     try:
         cli.main(standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("interrupted; finished inputs are kept (use --resume to continue)", err=True)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        click.echo("interrupted", err=True)
         sys.exit(130)
     except click.ClickException as e:
         e.show()
         sys.exit(e.exit_code)
-    except KeyboardInterrupt:
-        click.echo("interrupted; finished inputs are kept (use --resume to continue)", err=True)
-        sys.exit(130)
     except Exception as e:
         if debug:
             raise

@@ -75,16 +75,56 @@ def check(samples: np.ndarray, x0: np.ndarray, distances: np.ndarray, min_ess: f
             & (np.minimum(m["ess"], m["ess_positions"]) >= min_ess))
 
 
-def advice(rhat: float, ess_value: float) -> str | None:
-    """What to do when the chains have not mixed, or None when they have."""
-    problems = []
-    if not rhat <= RHAT_LIMIT:
-        problems.append(f"R-hat {rhat:.3f} > {RHAT_LIMIT}")
-    if not ess_value >= MIN_ESS:
-        problems.append(f"effective sample size {ess_value:.0f} < {MIN_ESS}")
-    if not problems:
+LOW_ACCEPTANCE, HIGH_ACCEPTANCE = 0.02, 0.98
+
+
+def worst(rhat: float, rhat_positions: float, ess_d: float, ess_positions: float) -> tuple[float, float]:
+    """The R-hat and ESS the convergence check uses: the worst over d and every changing position."""
+    return max(rhat, rhat_positions, key=lambda r: np.inf if np.isnan(r) else r), min(ess_d, ess_positions)
+
+
+def checked(h5, i: int) -> tuple[float, float]:
+    """Input i's R-hat and ESS in a results file, as the convergence check sees them."""
+    return worst(*(float(h5[k][i]) for k in ("rhat", "rhat_positions", "ess", "ess_positions")))
+
+
+def cause(rhat: float, ess_value: float, acceptance: float) -> str | None:
+    """Why an input's samples fail the check (None when they pass): "beta too high" (almost
+    nothing is accepted), "beta too low" (almost everything is), or "more sampling"."""
+    if rhat <= RHAT_LIMIT and ess_value >= MIN_ESS:
         return None
-    return ", ".join(problems) + ": run more steps (or a burn-in) or more chains before trusting the marginals"
+    if acceptance < LOW_ACCEPTANCE:
+        return "beta too high"
+    if acceptance > HIGH_ACCEPTANCE:
+        return "beta too low"
+    return "more sampling"
+
+
+ADVICE = {
+    "beta too high": "almost no change is accepted, so the chains cannot move: lower beta",
+    "beta too low": "almost every change is accepted, so the network constrains little: raise beta",
+    "more sampling": "the chains have not mixed: allow more rounds (--max-rounds, each doubles the cap) or chains",
+}
+
+
+def advice(rhat: float, ess_value: float, acceptance: float) -> str | None:
+    """What to do when an input's samples fail the check, or None when they pass."""
+    why = cause(rhat, ess_value, acceptance)
+    if why is None:
+        return None
+    return (f"R-hat {rhat:.3f} (limit {RHAT_LIMIT}), ESS {ess_value:.0f} (at least {MIN_ESS}), acceptance "
+            f"{acceptance:.3f}: {ADVICE[why]}")
+
+
+def run_summary(rhat: np.ndarray, ess_value: np.ndarray, acceptance: np.ndarray) -> str | None:
+    """One line on the inputs of a run that fail the check, by cause; None if all pass."""
+    causes = [cause(r, e, a) for r, e, a in zip(rhat, ess_value, acceptance)]
+    failed = [c for c in causes if c is not None]
+    if not failed:
+        return None
+    counts = ", ".join(f"{failed.count(c)} {c} ({ADVICE[c].split(': ')[-1]})" for c in ADVICE if c in failed)
+    return (f"{len(failed)} of {len(causes)} inputs did not pass the convergence check (R-hat <= {RHAT_LIMIT}, "
+            f"ESS >= {MIN_ESS} for d and every changing position): {counts}")
 
 
 def describe_sampler(params: dict) -> str:

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 
-def read_fasta(path: str | Path) -> Iterator[tuple[str, str]]:
+def fasta_records(path: str | Path) -> Iterator[tuple[str, str]]:
     """(name, sequence) records of a FASTA file, streamed; the name is the header's first word."""
     path = Path(path)
     opener = gzip.open if path.suffix == ".gz" else open

@@ -28,7 +28,9 @@ def load(path: str | Path) -> onnx.ModelProto:
     """Read and check an ONNX file; errors name the file."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"ONNX model not found: {path}")
+        from .bundled import MODELS
+
+        raise FileNotFoundError(f"ONNX model not found: {path} (bundled models, by name: {', '.join(MODELS)})")
     try:
         model = onnx.load(str(path))
         onnx.checker.check_model(model)

@@ -1,9 +1,13 @@
 """Input sequences from FASTA (plain or gzip), one-hot .npy, or BED regions of a genome FASTA,
-streamed as (name, sequence) records."""
+streamed as (name, sequence) records; :func:`read_fasta` and :func:`read_bed` read them into lists."""
 
 from __future__ import annotations
 
 import gzip
+import hashlib
+import os
+import shutil
+import sys
 from collections.abc import Iterable, Iterator
 from itertools import islice
 from pathlib import Path
@@ -11,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import SequenceError
-from .fasta import read_fasta
+from .fasta import fasta_records
 from .sequences import decode, from_onehot
 
 FASTA_SUFFIXES = {".fa", ".fasta", ".fna", ".fas"}
@@ -40,7 +44,7 @@ def _kind(path: Path) -> str:
     raise SequenceError(f"{path}: unknown input type; use FASTA (.fa/.fasta[.gz]), one-hot .npy, or .bed with a genome")
 
 
-def read_npy(path: Path, alphabet: str, on_n: str = "fail") -> Iterator[tuple[str, str]]:
+def npy_records(path: Path, alphabet: str, on_n: str = "fail") -> Iterator[tuple[str, str]]:
     """Rows of a one-hot array (n, L, 4), channels in alphabet order, named STEM:1, STEM:2, ..."""
     x = np.load(path, mmap_mode="r")
     if x.ndim != 3 or x.shape[2] != 4:
@@ -53,13 +57,40 @@ def read_npy(path: Path, alphabet: str, on_n: str = "fail") -> Iterator[tuple[st
         yield f"{path.stem}:{i + 1}", decode(codes, alphabet)[0]
 
 
-def read_bed(path: Path, genome: str | Path) -> Iterator[tuple[str, str]]:
-    """Regions of a BED file cut from a genome FASTA (uncompressed or bgzip), reverse-complemented on '-'."""
+def _cache() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "seqmaxent"
+
+
+def indexable_genome(genome: str | Path) -> Path:
+    """A genome FASTA that pyfaidx can index: the file itself if plain or bgzip-compressed; for a
+    plain gzip file (which has no random access), a decompressed copy in the user's cache, made once."""
+    genome = Path(genome)
+    if not genome.is_file():
+        raise FileNotFoundError(f"genome FASTA not found: {genome}")
+    with open(genome, "rb") as f:
+        head = f.read(16)
+    if head[:2] != b"\x1f\x8b" or (head[3] & 4 and head[12:14] == b"BC"):  # not gzip, or bgzip (BGZF extra field)
+        return genome
+    stat = genome.stat()
+    key = hashlib.sha256(f"{genome.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()[:16]
+    copy = _cache() / "genomes" / f"{genome.name.removesuffix('.gz')}.{key}.fa"
+    if not copy.exists():
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        print(f"seqmaxent: {genome} is plain gzip (no random access); decompressing it once into {copy}",
+              file=sys.stderr)
+        part = copy.with_suffix(".part")
+        with gzip.open(genome, "rb") as src, open(part, "wb") as dst:
+            shutil.copyfileobj(src, dst, 1 << 24)
+        part.rename(copy)
+    return copy
+
+
+def bed_records(path: Path, genome: str | Path) -> Iterator[tuple[str, str]]:
+    """Regions of a BED file cut from a genome FASTA (plain, bgzip, or gzip: see
+    :func:`indexable_genome`), reverse-complemented on '-'."""
     from pyfaidx import Fasta, FetchError
 
-    if not Path(genome).is_file():
-        raise FileNotFoundError(f"genome FASTA not found: {genome}")
-    fasta = Fasta(str(genome), as_raw=True, sequence_always_upper=False)
+    fasta = Fasta(str(indexable_genome(genome)), as_raw=True, sequence_always_upper=False)
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rt") as f:
         for number, line in enumerate(f, start=1):
@@ -92,18 +123,33 @@ def read_bed(path: Path, genome: str | Path) -> Iterator[tuple[str, str]]:
 
 def read_inputs(path: str | Path, alphabet: str = "ACGT", genome: str | Path | None = None,
                 on_n: str = "fail") -> Iterator[tuple[str, str]]:
-    """(name, sequence) records of an input file of any supported kind."""
+    """(name, sequence) records of an input file of any supported kind; a one-hot .npy has its
+    channels in `alphabet` order."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"input not found: {path}")
     kind = _kind(path)
     if kind == "fasta":
-        return read_fasta(path)
+        return fasta_records(path)
     if kind == "npy":
-        return read_npy(path, alphabet, on_n)
+        return npy_records(path, alphabet, on_n)
     if genome is None:
         raise SequenceError(f"{path}: BED input needs the genome FASTA (--genome)")
-    return read_bed(path, genome)
+    return bed_records(path, genome)
+
+
+def read_fasta(path: str | Path) -> tuple[list[str], list[str]]:
+    """Names and sequences of a FASTA file (plain or gzip)."""
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"FASTA file not found: {path}")
+    records = list(fasta_records(path))
+    return [n for n, _ in records], [s for _, s in records]
+
+
+def read_bed(path: str | Path, genome: str | Path) -> tuple[list[str], list[str]]:
+    """Names and sequences of the regions of a BED file in a genome FASTA, reverse-complemented on '-'."""
+    records = list(bed_records(Path(path), genome))
+    return [n for n, _ in records], [s for _, s in records]
 
 
 def count_records(path: str | Path) -> int:

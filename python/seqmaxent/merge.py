@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .store import NOT_COMPARED, SHARD_KEYS, ResultsFile, load
+from .store import NOT_COMPARED, SHARD_KEYS, ResultsFile, load, sizes
 
 CHUNK = 256  # inputs copied at a time
 
@@ -35,12 +35,10 @@ def merge(shards: list[str | Path], output: str | Path) -> int:
             raise ValueError(f"{len(missing)} of {total} inputs are in no shard (first missing: input "
                              f"{missing[0] + 1}); sample the missing shards first")
         h5s = [h5 for _, _, h5 in opened]
-        sizes = dict(length=h5s[0]["x0"].shape[1], samples=h5s[0]["samples"].shape[1],
-                     chains=h5s[0]["acceptance"].shape[1], outputs=h5s[0]["outputs"].shape[1],
-                     rungs=h5s[0]["ladder"].shape[1])
         names = [opened[s][1][row] for _, s, row in where]
         params = {**first, "shard": None}
-        with ResultsFile.create(output, params, sizes) as out:
+        with ResultsFile.create(output, params, sizes({k: h5s[0][k] for k in ("x0", "samples", "acceptance", "outputs",
+                                                                            "ladder")})) as out:
             keys = [k for k in h5s[0] if k != "names"]
             for start in range(0, len(where), CHUNK):
                 part = where[start : start + CHUNK]

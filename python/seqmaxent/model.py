@@ -21,7 +21,7 @@ import numpy as np
 import onnx
 from onnx import helper
 
-from . import _core, graph, heads, incremental, layouts, runtime
+from . import _core, bundled, graph, heads, incremental, layouts, runtime
 from .errors import ModelError
 from .sequences import DEFAULT_ALPHABET, check_alphabet, onehot
 
@@ -78,16 +78,18 @@ class Model:
 
     Parameters
     ----------
-    path : ONNX file.
+    path : ONNX file, or the name of a bundled model (``"ctcf"``).
     layout : "NLC" (N, L, 4), "NCL" (N, 4, L) or "N1LC" (N, 1, L, 4); detected from the input shape if None.
     alphabet : order of the bases in the one-hot channels ("ACGT"; the paper's data used "GCAT").
     head : name of the graph output to explain (default: the first output).
     phi : name of a tensor to use as Phi instead of the head's input (d is then unweighted).
+    class_names : a name per unit of the head, in output order (default: the model's
+        ``class_names`` metadata, comma-separated, if it has one).
     """
 
     def __init__(self, path: str | Path, layout: str | None = None, alphabet: str = DEFAULT_ALPHABET,
-                 phi: str | None = None, head: str | None = None):
-        self.path = Path(path)
+                 phi: str | None = None, head: str | None = None, class_names: list[str] | None = None):
+        self.path = bundled.resolve(path)
         proto = graph.load(self.path)
         self.sha256 = hashlib.sha256(self.path.read_bytes()).hexdigest()
         self.alphabet = check_alphabet(alphabet)
@@ -123,6 +125,13 @@ class Model:
         if self.head is not None and self.head.per_position and self.length is None:
             raise ModelError(f"{self.path}: a head applied at every position needs a fixed input length; "
                              f"export the model with a fixed length")
+        meta = {p.key: p.value for p in proto.metadata_props}
+        if class_names is None and "class_names" in meta:
+            class_names = [c.strip() for c in meta["class_names"].split(",")]
+        self.class_names = list(class_names) if class_names is not None else None
+        if self.class_names is not None and self.head is not None and len(self.class_names) != self.head.n_units:
+            raise ValueError(f"{len(self.class_names)} class names for the {self.head.n_units} units of "
+                             f"{self.head_name!r}: {self.class_names}")
         self._full_model = graph.cut(proto, [self.input_name], self.head_name)
         self._phi_models: dict[tuple, onnx.ModelProto] = {}
         self._phi_sizes: dict[tuple, int] = {}

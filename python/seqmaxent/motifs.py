@@ -11,6 +11,7 @@ import numpy as np
 THRESHOLD = 0.5  # bits of importance a position needs to be part of a motif
 MIN_LENGTH = 5  # positions
 MAX_GAP = 1  # low-importance positions bridged inside a motif
+MAX_FIXED = 0.5  # an input with more of its positions above the threshold is frozen: no motif calls
 
 
 @dataclass
@@ -18,6 +19,12 @@ class Motif:
     name: str
     pwm: np.ndarray  # (width, 4) base probabilities, columns A, C, G, T
     sites: int = 1  # segments aggregated into it
+    start: int | None = None  # where it starts in its input (0-based), for one input's motif
+
+    @property
+    def span(self) -> str:
+        """Its positions in its input, 1-based: '44-62'."""
+        return f"{self.start + 1}-{self.start + len(self.pwm)}"
 
     @property
     def consensus(self) -> str:
@@ -47,10 +54,18 @@ def segments(importance: np.ndarray, threshold: float = THRESHOLD, min_length: i
     return [(a, b) for a, b in runs if b - a >= min_length]
 
 
+def frozen(importance: np.ndarray, threshold: float = THRESHOLD) -> bool:
+    """Whether most of an input's positions are fixed: beta is too high for its segments to be motifs."""
+    return float(np.mean(importance >= threshold)) > MAX_FIXED
+
+
 def extract(name: str, marginals: np.ndarray, importance: np.ndarray, alphabet: str, **kw) -> list[Motif]:
-    """The motifs of one input: one PWM per high-importance segment, named NAME:START-END (1-based)."""
+    """The motifs of one input: one PWM per high-importance segment, named NAME:START-END (1-based);
+    none from a frozen input (:func:`frozen`)."""
+    if frozen(importance, kw.get("threshold", THRESHOLD)):
+        return []
     p = to_acgt(marginals, alphabet)
-    return [Motif(f"{name}:{a + 1}-{b}", p[a:b]) for a, b in segments(importance, **kw)]
+    return [Motif(f"{name}:{a + 1}-{b}", p[a:b], start=a) for a, b in segments(importance, **kw)]
 
 
 def reverse_complement(pwm: np.ndarray) -> np.ndarray:
@@ -127,6 +142,7 @@ class Match:
     q_value: float
     offset: int
     strand: str
+    pwm: np.ndarray  # the target's PWM (width, 4), on the strand that matches
 
 
 def jaspar(collection: str = "CORE", tax_group: str = "vertebrates", release: str | None = None):
@@ -166,5 +182,6 @@ def match(motifs: list[Motif], targets=None, top: int = 5) -> list[list[Match]]:
     for i, m in enumerate(motifs):
         best = np.argsort(p[i])[:top]
         result.append([Match(m.name, ids[j], names[j], float(p[i, j]), float(q[i, j]), int(offsets[i, j]),
-                             "-" if strands[i, j] else "+") for j in best])
+                             "-" if strands[i, j] else "+", reverse_complement(pwms[j]) if strands[i, j] else pwms[j])
+                       for j in best])
     return result

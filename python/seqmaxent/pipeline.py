@@ -8,40 +8,13 @@ from pathlib import Path
 
 import numpy as np
 
-from . import diagnostics, summary
-from .calibrate import kept_fraction
 from .errors import SequenceError
 from .inputs import batches, read_inputs
-from .model import Model
-from .result import Result
 from .ladder import run_ladder
-from .sampling import constrained_mask, resolve_lengths, sample
-from .sequences import UNKNOWN
-from .store import TOP_PAIRS, ResultsFile
-
-
-def batch_values(model: Model, res: Result) -> dict[str, np.ndarray]:
-    """Everything the results file keeps for a batch of inputs."""
-    mask = constrained_mask(res.params["constrained"], model.alphabet)
-    bg = summary.background(res.params["mu"], mask)
-    p = res.marginals()
-    chains = res.acceptance.shape[1]
-    per_chain = res.samples.reshape(res.n_inputs, chains, -1, res.length)
-    diag = diagnostics.measure(per_chain, res.x0, res.distances.reshape(res.n_inputs, chains, -1))
-    return {
-        "x0": res.x0, "samples": res.samples, "distances": res.distances, "acceptance": res.acceptance,
-        "outputs": res.outputs, "marginals": p, "entropy": summary.entropy(p),
-        "importance": np.where(res.x0 == UNKNOWN, 0.0, summary.importance(p, bg)),
-        "retained": summary.retained(res.samples, res.x0),
-        "gc": np.stack([summary.gc_content(res.samples, mask).mean(axis=1), summary.gc_content(res.x0, mask),
-                        np.full(res.n_inputs, bg[np.asarray(mask)].sum())], axis=1),
-        "kept_class": np.array([kept_fraction(model, res.samples[i], res.outputs[i], positions=res.params["positions"])
-                                for i in range(res.n_inputs)]),
-        **diag, "evaluations": res.evaluations, "rounds": res.rounds, "converged": res.converged,
-        "swap_acceptance": res.swap_acceptance if res.swap_acceptance is not None else np.full((res.n_inputs, 1), np.nan),
-        "ladder": res.ladders,
-        "top_pairs": np.array([summary.top_pairs(summary.mutual_information(s), TOP_PAIRS) for s in res.samples]),
-    }
+from .model import Model
+from .sampling import resolve_lengths, sample
+from .store import ResultsFile, sizes
+from .verdict import label
 
 
 class _Increments:
@@ -94,8 +67,7 @@ def sample_values(model: Model, first: int, names: list[str], seqs: list[str], b
     values of each beta."""
     results = sample(model, seqs, names=names, first_input=first, on_n=on_n, progress=_Increments(progress),
                      source=source, **{**options, "beta": betas})
-    index = np.arange(first, first + len(names))
-    return [{**batch_values(model, res), "index": index} for res in results]
+    return [res.values() for res in results]
 
 
 def sample_file(
@@ -105,6 +77,7 @@ def sample_file(
     *,
     genome: str | Path | None = None,
     on_n: str = "fail",
+    input_alphabet: str | None = None,
     batch_size: int = 64,
     resume: bool = False,
     shard: tuple[int, int] | None = None,
@@ -117,6 +90,7 @@ def sample_file(
     units, chains...); returns the number of inputs sampled now. Several betas (a sweep) are one
     replica-exchange run written to one file per beta (:func:`output_paths`).
 
+    A one-hot .npy input has its channels in `input_alphabet` order (default: the model's).
     With `resume`, inputs already in the file(s) (by name) are skipped, and the settings must match.
     `shard=(i, n)` samples only batches i, i + n, i + 2n, ... into OUTPUT.shardIofN.h5 (join the
     shards with :func:`seqmaxent.merge.merge`). With a `dask.distributed` `client`, batches are
@@ -137,9 +111,11 @@ def sample_file(
     burn_in, period = resolve_lengths(settings["steps"], settings["burn_in"], settings["period"])
     common = dict(model=str(model.path), model_sha256=model.sha256, layout=model.layout, alphabet=model.alphabet,
                   phi=model.phi_name, input=str(input_path), genome=str(genome) if genome else None, on_n=on_n,
+                  input_alphabet=input_alphabet,
                   version=__version__, batch_size=batch_size, **settings)
     where = model.positions(settings["positions"])
     common.update(mu=float(settings["mu"]), units=model.units(settings["units"]), head=model.head_name,
+                  verdict=label(model, settings["units"], settings["positions"]), class_names=model.class_names,
                   positions=None if where is None else [p + 1 for p in where], burn_in=burn_in, period=period,
                   constrained=str(settings["constrained"]).upper(), input_count=count_records(input_path),
                   shard=list(shard) if shard is not None else None,
@@ -148,8 +124,8 @@ def sample_file(
     stores = {b: ResultsFile.resume(p, params[b]) for b, p in paths.items() if resume and p.exists()}
     kept = {b: set(store.names) for b, store in stores.items()}
     done = set.intersection(*kept.values()) if len(kept) == len(paths) else set()
-    work = _work(read_inputs(input_path, model.alphabet, genome, on_n), str(input_path), model.length, batch_size,
-                 done, shard)
+    work = _work(read_inputs(input_path, input_alphabet or model.alphabet, genome, on_n), str(input_path), model.length,
+                 batch_size, done, shard)
     betas, source = list(paths), str(input_path)
     if client is None:
         results = ((names, sample_values(model, first, names, seqs, betas, on_n, source, progress, **options))
@@ -163,10 +139,7 @@ def sample_file(
         for names, per_beta in results:
             for b, values in zip(paths, per_beta):
                 if b not in stores:
-                    sizes = dict(length=values["x0"].shape[1], samples=values["samples"].shape[1],
-                                 chains=values["acceptance"].shape[1], outputs=values["outputs"].shape[1],
-                                 rungs=values["ladder"].shape[1])
-                    stores[b], kept[b] = ResultsFile.create(paths[b], params[b], sizes), set()
+                    stores[b], kept[b] = ResultsFile.create(paths[b], params[b], sizes(values)), set()
                 new = np.array([n not in kept[b] for n in names])  # a sweep interrupted between its files
                 if new.any():
                     stores[b].append([n for n, keep in zip(names, new) if keep],
@@ -200,3 +173,5 @@ def _work(records, source: str, length: int | None, batch_size: int, done: set[s
             for first, run in _runs([(index + k, n, s) for k, (n, s) in enumerate(batch) if n not in done]):
                 yield first, [n for n, _ in run], [s for _, s in run]
         index += len(batch)
+    if index == 0:
+        raise SequenceError(f"{source} holds no sequences")

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
-from . import summary
-from .sequences import decode
+from . import diagnostics, store, summary
+from .sequences import UNKNOWN, decode
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,9 @@ class Result:
     converged: np.ndarray | None = None  # bool (inputs,): passed diagnostics.check in its last round
     swap_acceptance: np.ndarray | None = None  # (inputs, rungs - 1): accepted swaps of rungs r, r + 1
     ladders: np.ndarray | None = None  # (inputs, rungs): each input's betas (replica exchange: as tuned)
+    prediction: np.ndarray | None = None  # (inputs,): the explained output of x0 (params["verdict"] says what)
+    called: np.ndarray | None = None  # bool (inputs,): the network calls x0 the explained class (None: a value)
+    kept_class: np.ndarray | None = None  # (inputs,): fraction of samples the network still calls x0's class
 
     @property
     def n_inputs(self) -> int:
@@ -51,15 +55,68 @@ class Result:
         """Shannon entropy (inputs, L) in bits of each position's marginal: 2 = free, 0 = fixed."""
         return summary.entropy(self.marginals())
 
+    def background(self) -> np.ndarray:
+        """Base frequencies (4,) the samples drift to where the network lets them (beta = 0)."""
+        constrained = str(self.params.get("constrained", "GC"))
+        return summary.background(self.params.get("mu", 0.0), [b in constrained for b in self.alphabet])
+
+    def importance(self) -> np.ndarray:
+        """Importance (inputs, L) in bits: the KL divergence of each position's marginal from the
+        background; 0 at N positions."""
+        return np.where(self.x0 == UNKNOWN, 0.0, summary.importance(self.marginals(), self.background()))
+
     def sequences(self, i: int = 0) -> list[str]:
         """The samples of input i as strings."""
         return decode(self.samples[i], self.alphabet)
 
+    def values(self) -> dict[str, np.ndarray]:
+        """Everything the results file keeps for these inputs (:mod:`seqmaxent.store`)."""
+        mask = [b in str(self.params.get("constrained", "GC")) for b in self.alphabet]
+        bg = self.background()
+        p = self.marginals()
+        chains = self.acceptance.shape[1]
+        per_chain = self.samples.reshape(self.n_inputs, chains, -1, self.length)
+        diag = diagnostics.measure(per_chain, self.x0, self.distances.reshape(self.n_inputs, chains, -1))
+        nan = np.full(self.n_inputs, np.nan)
+        return {
+            "x0": self.x0, "samples": self.samples, "distances": self.distances, "acceptance": self.acceptance,
+            "outputs": self.outputs, "marginals": p, "entropy": summary.entropy(p), "importance": self.importance(),
+            "retained": summary.retained(self.samples, self.x0),
+            "gc": np.stack([summary.gc_content(self.samples, mask).mean(axis=1), summary.gc_content(self.x0, mask),
+                            np.full(self.n_inputs, bg[np.asarray(mask)].sum())], axis=1),
+            "prediction": self.prediction if self.prediction is not None else nan,
+            "called": np.full(self.n_inputs, -1) if self.called is None else self.called.astype(int),
+            "kept_class": self.kept_class if self.kept_class is not None else nan,
+            **diag, "evaluations": self.evaluations, "rounds": self.rounds, "converged": self.converged,
+            "swap_acceptance": (self.swap_acceptance if self.swap_acceptance is not None
+                                else np.full((self.n_inputs, 1), np.nan)),
+            "ladder": self.ladders,
+            "top_pairs": np.array([summary.top_pairs(summary.mutual_information(s), store.TOP_PAIRS)
+                                   for s in self.samples]),
+            "index": np.arange(self.n_inputs) + int(self.params.get("first_input", 0)),
+        }
+
+    def save(self, path: str | Path) -> Path:
+        """Write the results file the command line writes (``seqmaxent report`` reads it)."""
+        from . import __version__
+
+        names = self.names or [f"input_{i + 1}" for i in range(self.n_inputs)]
+        params = {"input": "(Python)", "version": __version__, "input_count": self.n_inputs, **self.params}
+        values = self.values()
+        with store.ResultsFile.create(path, params, store.sizes(values)) as out:
+            out.append(list(names), values)
+        return Path(path)
+
     def __repr__(self) -> str:
         n, s, L = self.samples.shape
-        return (
-            f"<seqmaxent.Result: {n} input(s) x {s} samples x {L} bp, "
-            f"beta={self.params.get('beta')}, mu={self.params.get('mu')}, "
-            f"mean acceptance {self.acceptance.mean():.3f}"
-            + (f", {int(self.converged.sum())}/{n} converged" if self.converged is not None else "") + ">"
-        )
+        text = (f"<seqmaxent.Result: {n} input(s) x {s} samples x {L} bp, beta={self.params.get('beta'):.4g}, "
+                f"mu={self.params.get('mu', 0.0):.3g}, mean acceptance {self.acceptance.mean():.3f}")
+        if self.converged is not None:
+            text += f", {int(self.converged.sum())}/{n} converged"
+        if self.prediction is not None:
+            v = self.prediction
+            text += f"; {self.params.get('verdict', 'prediction')} {v.min():.3g}" + (
+                f" to {v.max():.3g} (median {np.median(v):.3g})" if n > 1 else "")
+            if self.called is not None and not self.called.all():
+                text += f", {int((~self.called).sum())} not called the explained class"
+        return text + ">"

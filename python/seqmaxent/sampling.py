@@ -18,6 +18,7 @@ from .model import Model, Positions, Units
 from .result import Result
 from .errors import SequenceError
 from .sequences import encode, from_onehot
+from .verdict import kept_fraction, verdict
 
 Progress = Callable[[int, int], None]
 
@@ -126,7 +127,7 @@ def resolve_lengths(steps, burn_in: int | None, period: int | None) -> tuple:
 def sample(
     model: Model | str | Path,
     sequences: Sequence[str] | str | np.ndarray,
-    beta: float | Sequence[float],
+    beta: float | Sequence[float] | str,
     mu: float = 0.0,
     units: Units = None,
     positions: Positions = None,
@@ -154,8 +155,13 @@ def sample(
     on_n: str = "fail",
     source: str | None = None,
     progress: Progress | None = None,
+    target: float = 0.95,
+    tolerance: float | None = None,
 ) -> Result | list[Result]:
     """Sample P(x) ~ exp(-beta d(x) + mu N_C(x)) around each input sequence x0.
+
+    ``beta="auto"`` first picks the smallest beta whose pilot samples keep x0's predicted class in
+    `target` of them (or stay within `tolerance` of a regression output; :func:`calibrate_beta`).
 
     d(x) = ||s * (Phi(x) - Phi(x0))||_2 with s = W[k] (``units=k``) or W[k1] - W[k2]
     (``units=(k1, k2)``; default (1, 0) for two outputs, 0 for one). For a head applied at every
@@ -195,6 +201,17 @@ def sample(
 
     if not isinstance(model, Model):
         model = Model(model)
+    calibration = None
+    if isinstance(beta, str):
+        if beta != "auto":
+            raise ValueError(f"beta must be a number, a list of numbers or 'auto', not {beta!r}")
+        from .calibrate import calibrate_beta
+
+        calibration = calibrate_beta(model, sequences, target=target, tolerance=tolerance, mu=mu, units=units,
+                                  positions=positions, constrained=constrained, sampler=sampler, moves=moves,
+                                  rungs=rungs, threads=threads, provider=provider, incremental=incremental,
+                                  on_n=on_n, names=None if names is None else list(names)[:8])
+        beta = calibration.beta
     betas = _betas(beta)
     if ladder is not None:
         _betas(ladder)
@@ -304,13 +321,17 @@ def sample(
     swaps /= np.maximum(tries, 1)
 
     outputs = model.predict_at(codes, positions).reshape(n, -1).astype(np.float32)
+    found = verdict(model, outputs, units, positions)
     common = dict(mu=float(mu), units=model.units(units), head=model.head_name,
                   positions=None if where is None else [p + 1 for p in where], constrained=str(constrained).upper(),
                   sampler=sampler,
                   moves=moves, ladder=betas_run if sampler == "tempering" else None,
                   swap_every=swap_every if sampler == "tempering" else None, chains=chains, steps=steps,
                   period=period, burn_in=burn_in, max_rounds=max_rounds, seed=seed, threads=threads,
-                  provider=provider, on_n=on_n, evaluation=engine.path, model_sha256=model.sha256)
+                  provider=provider, on_n=on_n, rungs=rungs, adapt=adapt, min_ess=min_ess, first_input=first_input,
+                  evaluation=engine.path, model=str(model.path), model_sha256=model.sha256,
+                  layout=model.layout, alphabet=model.alphabet, phi=model.phi_name, verdict=found.label,
+                  class_names=model.class_names, beta_auto=None if calibration is None else str(calibration))
     results = [
         Result(
             samples=samples[:, k].reshape(n, -1, L),
@@ -327,6 +348,10 @@ def sample(
             converged=converged,
             swap_acceptance=swaps.mean(axis=1) if sampler == "tempering" and R > 1 else None,
             ladders=ladders,
+            prediction=found.values,
+            called=found.called,
+            kept_class=np.array([kept_fraction(model, samples[i, k].reshape(-1, L), outputs[i], tolerance, positions)
+                                 for i in range(n)]),
         )
         for k, rung in enumerate(keep)
     ]

@@ -63,7 +63,7 @@ def encode(
         bad = np.flatnonzero(row == 255)
         if bad.size:
             p = int(bad[0])
-            hint = "; to keep N positions fixed, use on_n='freeze'" if seq[p] in "Nn" else ""
+            hint = "; to keep N positions fixed, use on_n='freeze' (command line: --on-n freeze)" if seq[p] in "Nn" else ""
             raise SequenceError(
                 f"{_name(names, i, first)} has {seq[p]!r} at position {p + 1} (1-based); only A, C, G, T are allowed{hint}"
             )

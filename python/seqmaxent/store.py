@@ -22,7 +22,7 @@ def _layout(L: int, S: int, chains: int, outputs: int, rungs: int) -> dict[str, 
         "x0": ((L,), "u1"), "samples": ((S, L), "u1"), "distances": ((S,), "f4"),
         "acceptance": ((chains,), "f4"), "outputs": ((outputs,), "f4"), "marginals": ((L, 4), "f4"),
         "entropy": ((L,), "f4"), "importance": ((L,), "f4"), "retained": ((L,), "f4"),
-        "gc": ((3,), "f4"), "kept_class": ((), "f4"), "rhat": ((), "f4"), "ess": ((), "f4"),
+        "gc": ((3,), "f4"), "prediction": ((), "f4"), "called": ((), "i1"), "kept_class": ((), "f4"), "rhat": ((), "f4"), "ess": ((), "f4"),
         "rhat_positions": ((), "f4"), "ess_positions": ((), "f4"), "top_pairs": ((TOP_PAIRS, 3), "f4"),
         "evaluations": ((), "i8"), "rounds": ((), "i4"), "converged": ((), "u1"),
         "swap_acceptance": ((max(rungs - 1, 1),), "f4"), "ladder": ((rungs,), "f8"), "index": ((), "i8"),
@@ -36,6 +36,8 @@ DESCRIPTIONS = {
     "marginals": "base frequencies per position", "entropy": "bits per position (2 = free, 0 = fixed)",
     "importance": "KL divergence (bits) of each position's marginal from the mu-background",
     "retained": "fraction of samples keeping x0's base", "gc": "GC fraction: samples (mean), x0, background",
+    "prediction": "the explained output of x0 (the 'verdict' attribute says what: a probability, a logit or a value)",
+    "called": "1 if the network calls x0 the explained class, 0 if not, -1 for an output that is not a class",
     "kept_class": "fraction of a subsample of samples still predicted as x0's class",
     "rhat": "split R-hat of d across chains", "ess": "effective sample size of d",
     "rhat_positions": "largest split R-hat of the per-position retained indicator",
@@ -49,6 +51,12 @@ DESCRIPTIONS = {
     "ladder": "the input's betas (replica exchange: its ladder, as tuned)",
     "index": "the input's position in the input file (0-based), which keys its random streams",
 }
+
+
+def sizes(values: dict[str, np.ndarray]) -> dict[str, int]:
+    """The dataset sizes of a batch of results-file values, for :meth:`ResultsFile.create`."""
+    return dict(length=values["x0"].shape[1], samples=values["samples"].shape[1], chains=values["acceptance"].shape[1],
+                outputs=values["outputs"].shape[1], rungs=values["ladder"].shape[1])
 
 
 class ResultsFile:
