@@ -72,8 +72,18 @@ def parse_betas(text: str) -> list:
     return betas
 
 
+def _print_version(ctx: click.Context, _param, value: bool) -> None:
+    if not value or ctx.resilient_parsing:
+        return
+    from . import runtime
+
+    click.echo(f"seqmaxent {__version__}\ncore kernels {runtime.kernels()}\nONNX Runtime {runtime.version()}")
+    ctx.exit()
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="seqmaxent")
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_print_version,
+              help="Show the version, the core's kernel level and ONNX Runtime's version.")
 @click.option("--debug", is_flag=True, help="Show full tracebacks on errors.")
 @click.pass_context
 def cli(ctx: click.Context, debug: bool) -> None:
@@ -381,6 +391,8 @@ def motifs(result: str, outdir: str, threshold: float, min_length: int, top: int
         click.echo(f"no motifs from {len(frozen)} input(s) with most positions fixed ({', '.join(frozen[:3])}"
                    f"{', ...' if len(frozen) > 3 else ''}): beta {params['beta']:g} keeps whole sequences; lower it",
                    err=True)
+    if not no_match and found:
+        m.warm_up()
     consensus = m.aggregate(found)
     for stem, group in (("motifs", found), ("consensus", consensus)):
         m.write_meme(group, out / f"{stem}.meme")
@@ -436,7 +448,12 @@ def demo(outdir: str, threads: int | None) -> None:
     from .pipeline import sample_file
     from .report import build
 
+    from .motifs import warm_up
+    from .sampling import default_threads
+
     start = time.perf_counter()
+    if warm_up() and threads is None:  # memelite compiles Tomtom (once per install) on one core meanwhile
+        threads = max(1, default_threads() - 1)
     out = Path(outdir)
     out.mkdir(parents=True, exist_ok=True)
     result = out / "ctcf.h5"
@@ -444,8 +461,7 @@ def demo(outdir: str, threads: int | None) -> None:
     model = Model(bundled.ctcf_model_path())
     click.echo(f"sampling {bundled.ctcf_examples_path().name} through the bundled CTCF network...", err=True)
     sample_file(model, bundled.ctcf_examples_path(), result, beta=100.0, mu=gc_mu(0.42), seed=0, threads=threads)
-    click.echo("writing the report (the first JASPAR match on a new install compiles memelite: ~1 min once)...",
-               err=True)
+    click.echo("writing the report...", err=True)
     html_path = build([result], out / "report.html")
     click.echo(f"results: {result}\nreport:  {html_path}\n({time.perf_counter() - start:.0f} s)")
 

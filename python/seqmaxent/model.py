@@ -47,6 +47,7 @@ class ModelInfo:
     positions: int | None  # output positions of a per-position head
     evaluation: str  # which path the sampler takes
     nodes: list[dict]  # how the core evaluates each node
+    kernels: str  # the instruction-set level of the core's kernels
 
     def __str__(self) -> str:
         length = self.length if self.length is not None else "any (fully convolutional)"
@@ -65,6 +66,7 @@ class ModelInfo:
             f"explained   {self.head!r}: {explained}",
             f"Phi         {self.phi!r}, {phi}",
             f"evaluation  {self.evaluation}",
+            f"kernels     {self.kernels}",
         ]
         if self.nodes:
             lines.append("nodes       " + "\n            ".join(
@@ -183,6 +185,7 @@ class Model:
             phi_dim=None if per_position and self.n_positions > 1 else self.phi_size(),
             units=self.n_outputs, output_activation=None if self.head is None else self.head.activation,
             positions=self.n_positions if per_position else None, evaluation=evaluation, nodes=nodes,
+            kernels=runtime.kernels(),
         )
 
     def __repr__(self) -> str:

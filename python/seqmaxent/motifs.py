@@ -3,6 +3,8 @@ across inputs, MEME/JASPAR output, and matches against JASPAR with Tomtom (memel
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -169,10 +171,51 @@ def bh_qvalues(p: np.ndarray) -> np.ndarray:
     return out
 
 
+_warming: subprocess.Popen | None = None
+
+
+def compiled() -> bool:
+    """Whether memelite's Tomtom is in numba's on-disk cache (it compiles on first use otherwise)."""
+    import importlib.util
+    import os
+
+    spec = importlib.util.find_spec("memelite")
+    places = [Path(next(iter(spec.submodule_search_locations))) / "__pycache__"] if spec else []
+    if os.environ.get("NUMBA_CACHE_DIR"):
+        places.append(Path(os.environ["NUMBA_CACHE_DIR"]))
+    return any(next(p.rglob("tomtom._tomtom-*.nbi"), None) is not None for p in places if p.is_dir())
+
+
+def warm_up() -> bool:
+    """Start compiling memelite's Tomtom (numba, cached on disk; about 40 s of one core, once on a
+    new install) in a background process, so that :func:`match` finds it compiled; returns
+    whether it started (not when already compiled, or already started)."""
+    global _warming
+    if _warming is None and not compiled():
+        _warming = subprocess.Popen([sys.executable, "-c", "from seqmaxent.motifs import _compile; _compile()"],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return True
+    return False
+
+
+def _compile() -> None:
+    """Run Tomtom once on small random motifs (what :func:`warm_up` runs)."""
+    import warnings
+
+    from memelite import tomtom
+
+    rng = np.random.default_rng(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        tomtom([rng.dirichlet(np.ones(4), 8).T], [rng.dirichlet(np.ones(4), 10).T for _ in range(30)])
+
+
 def match(motifs: list[Motif], targets=None, top: int = 5) -> list[list[Match]]:
     """The `top` Tomtom matches of each motif among the targets (default: JASPAR CORE vertebrates)."""
     from memelite import tomtom
 
+    if _warming is not None:
+        _warming.wait()  # compiled in the background: load it from the cache rather than compile twice
     ids, names, pwms, _ = targets if targets is not None else jaspar()
     if not motifs:
         return []

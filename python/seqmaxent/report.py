@@ -68,6 +68,8 @@ def build(results: list[str | Path], output: str | Path, max_inputs: int = 20, m
     """Write the report of one or more results files (several: a beta sweep over the same inputs);
     inputs in input order, by prediction or by largest importance (`sort`). `progress(n)` is called
     as inputs are drawn."""
+    if match:
+        motifs.warm_up()  # compiles Tomtom while the logos are drawn
     runs = [load(path) for path in results]
     runs.sort(key=lambda r: r[0]["beta"])
     try:

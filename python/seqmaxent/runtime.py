@@ -38,3 +38,9 @@ def version() -> str:
 def providers() -> list[str]:
     ensure_loaded()
     return _core.available_providers()
+
+
+def kernels() -> str:
+    """The core's kernel level in use, and those this CPU can run."""
+    return (f"{_core.kernel_level()} (this CPU runs {', '.join(_core.kernel_levels())}; "
+            f"SEQMAXENT_KERNELS=generic|avx2|avx512 forces a lower level)")
