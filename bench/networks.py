@@ -41,7 +41,7 @@ NETWORKS = {
     "bpnet": Network(architectures.BPNet, 2114, head="counts", units=None, steps={"fast": 100, "full": 8}, chains=64,
                      sequential=False),
     "spliceai": Network(lambda: architectures.randomize_batchnorm(architectures.SpliceAI()), 10001, units=(2, 0),
-                        steps={"fast": 5, "full": 2}, chains=16, sequential=False),
+                        steps={"fast": 30, "full": 6}, chains=16, sequential=False),
     "keras": Network(architectures.KerasStyle, 1000, layout="NLC", steps={"fast": 300, "full": 8}, sequential=False),
 }
 

@@ -8,33 +8,39 @@ import time
 import numpy as np
 
 
-def torch_sampler(net, x0: np.ndarray, scale: np.ndarray, beta: float, chains: int, steps: int, threads: int) -> float:
-    """Proposals per second of a PyTorch sampler; x0 codes (L,), net maps (N, 4, L) to Phi."""
+def torch_sampler(net, x0: np.ndarray, scale: np.ndarray, beta: float, chains: int, steps: int, threads: int,
+                  device: str = "cpu") -> float:
+    """Proposals per second of a PyTorch sampler; x0 codes (L,), net maps (N, 4, L) to Phi. On
+    device="cuda" every tensor lives on the GPU."""
     import torch
 
     torch.set_num_threads(threads)
+    net = net.to(device)
     L = len(x0)
-    rows = torch.arange(chains)
-    s = torch.as_tensor(scale)
+    rows = torch.arange(chains, device=device)
+    s = torch.as_tensor(scale, device=device)
     with torch.inference_mode():
-        x = torch.nn.functional.one_hot(torch.as_tensor(x0, dtype=torch.long), 4).T.float()
+        x = torch.nn.functional.one_hot(torch.as_tensor(x0, dtype=torch.long, device=device), 4).T.float()
         phi0 = net(x[None])[0]
         x = x.repeat(chains, 1, 1)
-        codes = torch.as_tensor(x0, dtype=torch.long).repeat(chains, 1)
+        codes = torch.as_tensor(x0, dtype=torch.long, device=device).repeat(chains, 1)
         d = torch.linalg.vector_norm(s * (net(x) - phi0), dim=1)
+        sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+        sync()
         start = time.perf_counter()
         for _ in range(steps):
-            pos = torch.randint(0, L, (chains,))
+            pos = torch.randint(0, L, (chains,), device=device)
             old = codes[rows, pos]
-            new = (old + torch.randint(1, 4, (chains,))) % 4
+            new = (old + torch.randint(1, 4, (chains,), device=device)) % 4
             xp = x.clone()
             xp[rows, old, pos] = 0.0
             xp[rows, new, pos] = 1.0
             dn = torch.linalg.vector_norm(s * (net(xp) - phi0), dim=1)
-            accept = torch.log(torch.rand(chains)) < -beta * (dn - d)
+            accept = torch.log(torch.rand(chains, device=device)) < -beta * (dn - d)
             x = torch.where(accept[:, None, None], xp, x)
             d = torch.where(accept, dn, d)
             codes[rows[accept], pos[accept]] = new[accept]
+        sync()
         return chains * steps / (time.perf_counter() - start)
 
 
@@ -69,3 +75,21 @@ def onnxruntime_sampler(phi_onnx: bytes, x0: np.ndarray, scale: np.ndarray, beta
         d[accept] = dn[accept]
         codes[rows[accept], pos[accept]] = new[accept]
     return chains * steps / (time.perf_counter() - start)
+
+
+def onnxruntime_forward(phi_onnx: bytes, shape: tuple[int, ...], chains: int, repeats: int) -> float:
+    """Phi forward passes per second of ONNX Runtime's CUDA provider alone, input and output bound
+    on the device (IOBinding): the ceiling of any sampler that runs the whole network per step."""
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(phi_onnx, providers=["CUDAExecutionProvider"])
+    x = ort.OrtValue.ortvalue_from_numpy(np.zeros((chains, *shape), np.float32), "cuda", 0)
+    binding = session.io_binding()
+    binding.bind_ortvalue_input(session.get_inputs()[0].name, x)
+    binding.bind_output(session.get_outputs()[0].name, "cuda")
+    session.run_with_iobinding(binding)
+    start = time.perf_counter()
+    for _ in range(repeats):
+        session.run_with_iobinding(binding)
+    binding.synchronize_outputs()
+    return chains * repeats / (time.perf_counter() - start)

@@ -26,7 +26,6 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from networks import NETWORKS  # noqa: E402
 
-PEAK_GFLOPS_PER_CORE = 114.0  # fp32 FMA peak of one Zen 4 core at ~3.5 GHz (228 GFLOP/s on 2 cores)
 METHODS = ["seqmaxent", "seqmaxent-full", "seqmaxent-bench", "pytorch", "onnxruntime-python"]
 
 
@@ -73,11 +72,44 @@ def measure(method: str, network: str, threads: int, chains: int, beta: float, c
     incremental, full = model.engine(length, "cpu", 1, True).flops
     result["flops_per_proposal"] = incremental if fast else full
     result["flops_full_pass"] = full
-    result["peak_fraction"] = result["proposals_per_s"] * result["flops_per_proposal"] / (PEAK_GFLOPS_PER_CORE * 1e9 * threads)
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     if method == "seqmaxent-bench":
         result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     return result
+
+
+GPU_CHAINS = [2048, 8192, 32768]
+GPU_STEPS = {"ctcf": 200, "basset": 20}
+
+
+def gpu_measure(network: str, chains: int, cache: Path) -> list[dict]:
+    """On the GPU: seqmaxent's resident sampler (provider="cuda"), the plain PyTorch sampler with
+    every tensor on the device, and ONNX Runtime's forward pass alone, for `chains` chains."""
+    import networks
+    import reference
+    import torch
+
+    import seqmaxent as sm
+
+    net, spec, onnx_path = networks.build(network, cache)
+    model = sm.Model(onnx_path, layout=spec.layout, head=spec.head)
+    x0 = np.random.default_rng(1).integers(0, 4, spec.length).astype(np.uint8)
+    steps = GPU_STEPS[network]
+    device = torch.cuda.get_device_name(0)
+    row = dict(network=network, chains=chains, steps=steps, device=device)
+    kw = dict(beta=400.0, units=spec.units, chains=chains, steps=steps, period=steps, burn_in=0, sampler="metropolis",
+              max_rounds=1, provider="cuda")
+    sm.sample(model, sm.decode(x0[None]), **{**kw, "steps": 2, "period": 1})
+    start = time.perf_counter()
+    sm.sample(model, sm.decode(x0[None]), **kw)
+    out = [dict(row, method="seqmaxent cuda (resident)", per_s=chains * steps / (time.perf_counter() - start))]
+    if spec.sequential:
+        out.append(dict(row, method="pytorch on the GPU", per_s=reference.torch_sampler(
+            networks.phi_net(net), x0, model.scale(spec.units), 400.0, chains, steps, 1, "cuda")))
+    shape = (4, spec.length) if spec.layout == "NCL" else (spec.length, 4)
+    out.append(dict(row, method="onnxruntime forward alone (passes/s)", per_s=reference.onnxruntime_forward(
+        model._phi_model(model.positions()).SerializeToString(), shape, chains, steps)))
+    return out
 
 
 MEMORY_INPUTS = [100, 1000, 5000]
@@ -105,7 +137,7 @@ def sample_memory(inputs: int, cache: Path) -> dict:
 
 
 def table(rows: list[dict]) -> str:
-    lines = ["| network | method | threads | proposals/s | vs PyTorch | vs full pass | FLOPs/proposal | % fp32 peak | "
+    lines = ["| network | method | threads | proposals/s | vs PyTorch | vs full pass | FLOPs/proposal | GFLOP/s | "
              "peak RSS (MB) |", "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     base = {(r["network"], r["threads"]): r["proposals_per_s"] for r in rows if r["method"] == "pytorch"}
     full = {(r["network"], r["threads"]): r["proposals_per_s"] for r in rows if r["method"] == "seqmaxent-full"}
@@ -114,7 +146,8 @@ def table(rows: list[dict]) -> str:
         ratio = f"{r['proposals_per_s'] / base[key]:.1f}x" if key in base else "-"
         vs_full = f"{r['proposals_per_s'] / full[key]:.1f}x" if key in full else "-"
         lines.append(f"| {r['network']} | {r['method']} | {r['threads']} | {r['proposals_per_s']:,.0f} | {ratio} | "
-                     f"{vs_full} | {r['flops_per_proposal'] / 1e6:,.2f} M | {100 * r['peak_fraction']:.1f} | "
+                     f"{vs_full} | {r['flops_per_proposal'] / 1e6:,.2f} M | "
+                     f"{r['proposals_per_s'] * r['flops_per_proposal'] / 1e9:.1f} | "
                      f"{r['peak_rss_mb']:.0f} |")
     return "\n".join(lines)
 
@@ -135,10 +168,26 @@ def main() -> None:
     p.add_argument("--beta", type=float, default=400.0)
     p.add_argument("--out", type=Path, default=HERE / "results")
     p.add_argument("--parts", nargs="+", default=["speed", "memory"], choices=["speed", "memory"])
+    p.add_argument("--gpu", action="store_true", help="measure on the GPU instead (needs onnxruntime-gpu and a "
+                                                         "CUDA build of PyTorch); writes gpu.json and gpu.md")
     p.add_argument("--one", nargs=3, metavar=("METHOD", "NETWORK", "THREADS"), help=argparse.SUPPRESS)
     p.add_argument("--memory", type=int, help=argparse.SUPPRESS)
     args = p.parse_args()
     cache = args.out / "models"
+    if args.gpu:
+        import seqmaxent as sm
+
+        if "CUDAExecutionProvider" not in sm.runtime.providers():
+            raise SystemExit("no CUDA provider: install onnxruntime-gpu on a machine with a GPU")
+        rows = [r for network in ("ctcf", "basset") for chains in GPU_CHAINS for r in gpu_measure(network, chains, cache)]
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "gpu.json").write_text(json.dumps(rows, indent=1))
+        lines = [f"{rows[0]['device']}, fp32, random weights.", "", "| network | chains | method | per second |",
+                 "| --- | ---: | --- | ---: |"]
+        lines += [f"| {r['network']} | {r['chains']:,} | {r['method']} | {r['per_s']:,.0f} |" for r in rows]
+        (args.out / "gpu.md").write_text("\n".join(lines) + "\n")
+        print("\n".join(lines))
+        return
     if args.memory:
         print(json.dumps(sample_memory(args.memory, cache)))
         return

@@ -89,7 +89,8 @@ PYBIND11_MODULE(_core, m) {
       .def(py::init([](int length, int phi_dim, std::vector<int64_t> input_shape, int64_t position_stride,
                        int64_t base_stride, const py::bytes& phi_model, std::vector<Node> nodes, std::optional<Edge> output,
                        std::vector<int32_t> phi_index, const py::bytes& tail_model, std::vector<int32_t> tail_index,
-                       std::vector<int64_t> tail_shape) {
+                       std::vector<int64_t> tail_shape, const py::bytes& step_model, const py::bytes& codes_model,
+                       const py::bytes& copy_model, int64_t resident_chain_bytes) {
              Plan p;
              p.length = length, p.phi_dim = phi_dim;
              p.input.shape = std::move(input_shape);
@@ -101,6 +102,8 @@ PYBIND11_MODULE(_core, m) {
              p.tail_model = tail_model;
              p.tail_index = std::move(tail_index);
              p.tail_shape = std::move(tail_shape);
+             p.step_model = step_model, p.codes_model = codes_model, p.copy_model = copy_model;
+             p.resident_chain_bytes = resident_chain_bytes;
              p.validate();
              return p;
            }),
@@ -108,7 +111,9 @@ PYBIND11_MODULE(_core, m) {
            py::arg("base_stride"), py::arg("phi_model"), py::arg("nodes") = std::vector<Node>{},
            py::arg("output") = py::none(), py::arg("phi_index") = std::vector<int32_t>{},
            py::arg("tail_model") = py::bytes(), py::arg("tail_index") = std::vector<int32_t>{},
-           py::arg("tail_shape") = std::vector<int64_t>{})
+           py::arg("tail_shape") = std::vector<int64_t>{}, py::arg("step_model") = py::bytes(),
+           py::arg("codes_model") = py::bytes(), py::arg("copy_model") = py::bytes(),
+           py::arg("resident_chain_bytes") = 0)
       .def_readonly("length", &Plan::length)
       .def_readonly("phi_dim", &Plan::phi_dim)
       .def_readonly("nodes", &Plan::nodes)
@@ -124,10 +129,12 @@ PYBIND11_MODULE(_core, m) {
           py::arg("folder"), "Read a plan folder: (plan, scale)");
 
   py::class_<Engine>(m, "Engine")
-      .def(py::init([](const Plan& plan, const std::string& provider, int threads, bool incremental) {
-             return new Engine(plan, provider_from_name(provider), threads, incremental);
+      .def(py::init([](const Plan& plan, const std::string& provider, int threads, bool incremental, bool resident) {
+             return new Engine(plan, provider_from_name(provider), threads, incremental, resident);
            }),
-           py::arg("plan"), py::arg("provider") = "cpu", py::arg("threads") = 1, py::arg("incremental") = true)
+           py::arg("plan"), py::arg("provider") = "cpu", py::arg("threads") = 1, py::arg("incremental") = true,
+           py::arg("resident") = false)
+      .def_property_readonly("resident", &Engine::resident)
       .def_property_readonly("threads", &Engine::threads)
       .def_property_readonly("incremental", &Engine::incremental)
       .def_property_readonly("path", &Engine::path)

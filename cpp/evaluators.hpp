@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "plan.hpp"
+#include "resident.hpp"
 #include "runtime.hpp"
 
 namespace seqmaxent {
@@ -45,16 +46,18 @@ struct Flops {
 };
 
 // A network ready to evaluate: the plan plus one single-threaded ORT session per thread.
-// On the CUDA provider, one thread feeds large full-network batches to the GPU.
+// On the CUDA provider, one thread feeds large batches to the GPU. With `resident`, the chains'
+// state stays in ONNX Runtime's memory and each step is one run of the plan's step model.
 class Engine {
  public:
-  Engine(Plan plan, Provider provider, int threads, bool incremental);
+  Engine(Plan plan, Provider provider, int threads, bool incremental, bool resident = false);
   ~Engine();
   Engine(const Engine&) = delete;  // the prepared graph refers into plan_
   Engine& operator=(const Engine&) = delete;
   const Plan& plan() const { return plan_; }
   int threads() const { return threads_; }
   bool incremental() const { return incremental_; }
+  bool resident() const { return resident_; }
   std::string path() const;
   std::vector<NodeReport> nodes() const;
   Flops flops() const;
@@ -66,13 +69,17 @@ class Engine {
   int block_size(int64_t total_chains, int group = 1) const;
   // A block of n chains for the calling thread (0 <= thread < threads()).
   std::unique_ptr<BlockEvaluator> make_block(int n, int thread);
+  // The resident state of n chains for the calling thread (resident engines only).
+  std::unique_ptr<ResidentBlock> make_resident(int n, int thread, const std::vector<float>& scale,
+                                               const std::array<float, kBases>& weights);
 
  private:
   Plan plan_;
   Provider provider_;
   int threads_;
-  bool incremental_;
+  bool incremental_, resident_;
   std::vector<Ort::Session> sessions_;  // per thread; empty on the core-only path
+  std::vector<ResidentSessions> resident_sessions_;  // per thread, resident engines
   std::shared_ptr<const Graph> graph_;  // incremental path
 };
 

@@ -72,6 +72,10 @@ struct Plan {
   std::string tail_model;        // ONNX bytes: node output.node (its rows, in the order tail_index) -> Phi
   std::vector<int32_t> tail_index;  // tail input element e is entry row * channels + channel of that node
   std::vector<int64_t> tail_shape;  // per-sequence shape of the tail model's input
+  // The resident path (resident.hpp): ONNX bytes of the step, codes and copy models (empty: none),
+  // and the bytes of device memory one chain needs (state and the network's activations).
+  std::string step_model, codes_model, copy_model;
+  int64_t resident_chain_bytes = 0;
 
   void validate() const;
   bool incremental() const { return !nodes.empty(); }

@@ -81,6 +81,19 @@ std::vector<std::string> available_providers() {
   return Ort::GetAvailableProviders();
 }
 
+int64_t gpu_free_bytes() {
+  using MemGetInfo = int (*)(size_t*, size_t*);
+  for (const char* name : {"libcudart.so.13", "libcudart.so.12", "libcudart.so.11.0", "libcudart.so"}) {
+    void* handle = dlopen(name, RTLD_NOW | RTLD_LOCAL | RTLD_NOLOAD);  // the one ONNX Runtime's CUDA provider loaded
+    if (!handle) handle = dlopen(name, RTLD_NOW | RTLD_LOCAL);
+    if (!handle) continue;
+    auto info = reinterpret_cast<MemGetInfo>(dlsym(handle, "cudaMemGetInfo"));
+    size_t free = 0, total = 0;
+    if (info && info(&free, &total) == 0) return int64_t(free);
+  }
+  return 0;
+}
+
 Ort::Session make_session(const std::string& model_bytes, Provider provider, int device_id) {
   Runtime& r = loaded();
   Ort::SessionOptions options;

@@ -21,6 +21,10 @@ bool runtime_loaded();
 std::string runtime_version();
 std::vector<std::string> available_providers();
 
+// Free memory of CUDA device 0 in bytes, from the CUDA runtime library that onnxruntime-gpu
+// loads (libcudart, opened with dlopen); 0 when it cannot be asked.
+int64_t gpu_free_bytes();
+
 // A single-threaded inference session (the core parallelises over chains, not inside ORT).
 Ort::Session make_session(const std::string& model_bytes, Provider provider, int device_id = 0);
 

@@ -68,8 +68,11 @@ void for_blocks(int64_t count, int block, int threads, std::atomic<bool>& stop, 
   if (error) std::rethrow_exception(error);
 }
 
+// The uniform is drawn whatever the ratio, so that a chain's stream is the same on every path
+// (the resident step draws it before it knows the ratio).
 bool metropolis_accepts(double log_ratio, ChainRng& rng) {
-  return log_ratio >= 0.0 || std::log(rng.uniform()) < log_ratio;
+  const double u = rng.uniform();
+  return log_ratio >= 0.0 || std::log(u) < log_ratio;
 }
 
 }  // namespace
@@ -105,6 +108,15 @@ struct Sampler::Block {
       }
     }
     set_distances(eval->reset(codes.data()));
+    if (s.engine_.resident()) {
+      std::array<float, kBases> w;
+      for (int b = 0; b < kBases; ++b) w[b] = float(weight(uint8_t(b)));
+      resident = s.engine_.make_resident(n, thread, cfg.scale, w);
+      std::vector<float> starts(size_t(n) * P);
+      for (int i = 0; i < n; ++i) std::copy_n(phi0[i], P, starts.data() + size_t(i) * P);
+      resident->reset(codes.data(), starts.data(), d.data());
+      pos.resize(n), shift.resize(n), logu.resize(n), betas.resize(n);
+    }
   }
 
   void set_distances(const float* phi) {
@@ -143,6 +155,21 @@ struct Sampler::Block {
       }
     }
     eval->commit(m.data(), accepted.data());
+  }
+
+  // One Metropolis step of every replica in the resident state: the same draws as metropolis().
+  void metropolis_resident() {
+    for (int i = 0; i < n; ++i) {
+      const uint64_t r = rng[i].next();
+      pos[i] = site(i, uint32_t(r >> 32));
+      shift[i] = 1 + ChainRng::below(uint32_t(r), 3);
+      logu[i] = float(std::log(rng[i].uniform()));
+      betas[i] = float(beta(i));
+    }
+    ++calls;
+    resident->step(pos.data(), shift.data(), logu.data(), betas.data(), d.data(), accepted.data());
+    for (int i = 0; i < n; ++i)
+      if (accepted[i]) count_accepted(i);
   }
 
   // One heat-bath update per replica: a random site takes base b with probability proportional
@@ -221,6 +248,7 @@ struct Sampler::Block {
 
   // Sample k of every kept rung of every ladder.
   void keep(int k) {
+    if (resident) resident->codes(codes.data());
     const int K = int(cfg.keep.size()), kept = cfg.kept();
     for (int l = 0; l < n / R; ++l) {
       const int64_t ladder = first / R + l, input = ladder / cfg.chains, c = ladder % cfg.chains;
@@ -234,6 +262,7 @@ struct Sampler::Block {
   }
 
   void finish() {
+    if (resident) resident->codes(codes.data());
     std::copy(n_accepted.begin(), n_accepted.end(), out.accepted + first);
     std::copy(n_swaps.begin(), n_swaps.end(), out.swaps + (first / R) * (R - 1));
     for (int i = 0; i < n; ++i) {
@@ -251,6 +280,9 @@ struct Sampler::Block {
   int64_t first;
   int n, R, L, P;
   std::unique_ptr<BlockEvaluator> eval;
+  std::unique_ptr<ResidentBlock> resident;  // resident engines: the state that steps
+  std::vector<int64_t> pos, shift;          // a resident step's draws
+  std::vector<float> logu, betas;
   std::vector<uint8_t> codes;
   std::vector<const float*> phi0;
   std::vector<const std::vector<int>*> positions;
@@ -281,6 +313,8 @@ void Sampler::run_phi(const uint8_t* codes, int64_t n, float* phi) {
 void Sampler::run(const uint8_t* x0, const int64_t* ids, int64_t inputs, const SamplerConfig& cfg, ChainState state,
                   const SampleOutputs& out) {
   cfg.validate(engine_.plan().phi_dim);
+  if (engine_.resident() && cfg.moves != Moves::metropolis)
+    throw std::invalid_argument("heat-bath moves need the core: the resident path makes Metropolis moves");
   if (inputs < 1) throw std::invalid_argument("no input sequences");
   if (cfg.betas.size() != size_t(inputs) * cfg.rungs) throw std::invalid_argument("betas must hold one ladder per input");
   const int L = engine_.plan().length;
@@ -309,9 +343,10 @@ void Sampler::run(const uint8_t* x0, const int64_t* ids, int64_t inputs, const S
   for_blocks(replicas, engine_.block_size(replicas, R), engine_.threads(), stop_, [&](int64_t first, int n, int thread) {
     Block b(*this, first, n, thread, x0, ids, cfg, state, out);
     for (int step = 0; step < total_steps; ++step) {
-      if (cfg.moves == Moves::heat_bath) b.heat_bath();
+      if (b.resident) b.metropolis_resident();  // every step is a full evaluation: nothing to refresh
+      else if (cfg.moves == Moves::heat_bath) b.heat_bath();
       else b.metropolis();
-      if (cfg.refresh > 0 && (step + 1) % cfg.refresh == 0) b.set_distances(b.eval->reset(b.codes.data()));
+      if (!b.resident && cfg.refresh > 0 && (step + 1) % cfg.refresh == 0) b.set_distances(b.eval->reset(b.codes.data()));
       if (R > 1 && cfg.swap_every > 0 && (step + 1) % cfg.swap_every == 0) b.swap(((step + 1) / cfg.swap_every) & 1);
       const int after = step + 1 - cfg.burn_in;
       if (after > 0 && after % cfg.period == 0) b.keep(after / cfg.period - 1);

@@ -460,7 +460,7 @@ def demo(outdir: str, threads: int | None) -> None:
     result.unlink(missing_ok=True)
     model = Model(bundled.ctcf_model_path())
     click.echo(f"sampling {bundled.ctcf_examples_path().name} through the bundled CTCF network...", err=True)
-    sample_file(model, bundled.ctcf_examples_path(), result, beta=100.0, mu=gc_mu(0.42), seed=0, threads=threads)
+    sample_file(model, bundled.ctcf_examples_path(), result, beta=50.0, mu=gc_mu(0.42), seed=0, threads=threads)
     click.echo("writing the report...", err=True)
     html_path = build([result], out / "report.html")
     click.echo(f"results: {result}\nreport:  {html_path}\n({time.perf_counter() - start:.0f} s)")

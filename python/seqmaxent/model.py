@@ -317,10 +317,11 @@ class Model:
         """The model's length, or 100 bp for a fully convolutional model (for checks and plans)."""
         return self.length if self.length is not None else 100
 
-    def plan(self, length: int, positions: Positions = None) -> _core.Plan:
-        """The core's description of this network for sequences of `length` bases."""
+    def plan(self, length: int, positions: Positions = None, resident: bool = False) -> _core.Plan:
+        """The core's description of this network for sequences of `length` bases (with the
+        models of the resident path, :mod:`seqmaxent.resident`, if asked)."""
         where = self.positions(positions)
-        key = (length, where)
+        key = (length, where, resident)
         if key not in self._plans:
             phi_model = self._phi_model(where)
             phi_dim = self._phi_size(where)
@@ -332,16 +333,23 @@ class Model:
                 common.update(nodes=[_core_node(n) for n in parts.nodes], output=_core_edge(parts.output),
                               phi_index=parts.phi_index, tail_model=parts.tail, tail_index=parts.tail_index,
                               tail_shape=list(parts.tail_shape))
+            if resident:
+                from . import resident as step
+
+                floats = sum(int(np.prod(s)) for s in self._shapes.values()) + 2 * (4 * length + phi_dim)
+                common.update(step_model=step.step_model(phi_model, self.layout).SerializeToString(),
+                              codes_model=step.codes_model().SerializeToString(),
+                              copy_model=step.copy_model().SerializeToString(), resident_chain_bytes=4 * floats)
             self._plans[key] = _core.Plan(**common)
         return self._plans[key]
 
-    def engine(self, length: int, provider: str, threads: int, incremental: bool,
-               positions: Positions = None) -> _core.Engine:
+    def engine(self, length: int, provider: str, threads: int, incremental: bool, positions: Positions = None,
+               resident: bool = False) -> _core.Engine:
         """A cached core engine (ONNX Runtime sessions, one per thread) for sequences of `length`."""
-        key = (length, provider, threads, incremental, self.positions(positions))
+        key = (length, provider, threads, incremental, self.positions(positions), resident)
         if key not in self._engines:
             runtime.ensure_loaded()
-            engine = _core.Engine(self.plan(length, positions), provider, threads, incremental)
+            engine = _core.Engine(self.plan(length, positions, resident), provider, threads, incremental, resident)
             if engine.incremental:
                 engine = self._checked(engine, length, provider, threads, positions)
             self._engines[key] = engine

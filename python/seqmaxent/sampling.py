@@ -149,6 +149,7 @@ def sample(
     threads: int | None = None,
     provider: str = "cpu",
     incremental: bool = True,
+    resident: bool | None = None,
     refresh: int = 1000,
     names: Sequence[str] | None = None,
     first_input: int = 0,
@@ -191,6 +192,9 @@ def sample(
     containing them all and give one Result per beta, as does ``keep_ladder=True`` for every rung
     (which keeps the ladder as given). `incremental` lets the core update only what a
     mutation reaches; `refresh` is the number of steps between exact recomputations of that state.
+    `resident` (default: on the CUDA provider) keeps the chains' state where ONNX Runtime runs the
+    network, each step one run of a step graph (:mod:`seqmaxent.resident`); on the CPU provider it
+    tests that path. It makes Metropolis moves only.
     Random streams are keyed by (seed, input index, chain); `first_input` is the index of the first
     sequence within a larger set, so a set sampled in batches gives the same samples as in one call.
     N in an input is an error, or with ``on_n="freeze"`` a position that stays N (an all-zero
@@ -244,7 +248,8 @@ def sample(
     scale = model.scale(units, positions)
     where = model.positions(positions)
     mask = constrained_mask(constrained, model.alphabet)
-    engine = model.engine(codes.shape[1], provider, threads, incremental, positions)
+    resident = provider == "cuda" if resident is None else bool(resident)
+    engine = model.engine(codes.shape[1], provider, threads, incremental, positions, resident)
     core = _core.Sampler(engine)
 
     n, L = codes.shape
@@ -328,7 +333,7 @@ def sample(
                   moves=moves, ladder=betas_run if sampler == "tempering" else None,
                   swap_every=swap_every if sampler == "tempering" else None, chains=chains, steps=steps,
                   period=period, burn_in=burn_in, max_rounds=max_rounds, seed=seed, threads=threads,
-                  provider=provider, on_n=on_n, rungs=rungs, adapt=adapt, min_ess=min_ess, first_input=first_input,
+                  provider=provider, resident=resident, on_n=on_n, rungs=rungs, adapt=adapt, min_ess=min_ess, first_input=first_input,
                   evaluation=engine.path, model=str(model.path), model_sha256=model.sha256,
                   layout=model.layout, alphabet=model.alphabet, phi=model.phi_name, verdict=found.label,
                   class_names=model.class_names, beta_auto=None if calibration is None else str(calibration))

@@ -1,0 +1,121 @@
+#include "resident.hpp"
+
+#include <algorithm>
+
+namespace seqmaxent {
+
+namespace {
+
+Ort::MemoryInfo device_memory(Provider provider) {
+  if (provider == Provider::cuda) return Ort::MemoryInfo("Cuda", OrtDeviceAllocator, 0, OrtMemTypeDefault);
+  return Ort::MemoryInfo::CreateCpu(OrtDeviceAllocator, OrtMemTypeDefault);
+}
+
+template <class T>
+Ort::Value host_tensor(const Ort::MemoryInfo& cpu, T* data, const std::vector<int64_t>& shape) {
+  size_t count = 1;
+  for (int64_t s : shape) count *= size_t(s);
+  return Ort::Value::CreateTensor<T>(cpu, data, count, shape.data(), shape.size());
+}
+
+}  // namespace
+
+ResidentBlock::ResidentBlock(ResidentSessions& sessions, Provider provider, int n, int length, int phi_dim,
+                             const std::vector<float>& scale, const std::array<float, kBases>& weights)
+    : s_(sessions),
+      n_(n),
+      L_(length),
+      P_(phi_dim),
+      cpu_(Ort::MemoryInfo::CreateCpu(OrtDeviceAllocator, OrtMemTypeDefault)),
+      dev_(device_memory(provider)),
+      allocator_(sessions.step, dev_),
+      x_shape_{n, length, kBases},
+      d_shape_{n},
+      phi_shape_{n, phi_dim},
+      scale_(scale),
+      weights_(weights.begin(), weights.end()),
+      beta_(n),
+      logu_(n),
+      d_host_(n),
+      pos_(n),
+      shift_(n),
+      accepted_(n),
+      codes_(size_t(n) * length) {
+  for (int k = 0; k < 2; ++k) {
+    x_[k] = device(x_shape_);
+    d_[k] = device(d_shape_);
+  }
+  phi0_ = device(phi_shape_);
+}
+
+Ort::Value ResidentBlock::device(const std::vector<int64_t>& shape) {
+  return Ort::Value::CreateTensor<float>(allocator_, shape.data(), shape.size());
+}
+
+void ResidentBlock::upload(const float* host, const std::vector<int64_t>& shape, Ort::Value& to) {
+  Ort::IoBinding binding(s_.copy);
+  Ort::Value from = host_tensor(cpu_, const_cast<float*>(host), shape);
+  binding.BindInput("in", from);
+  binding.BindOutput("out", to);
+  s_.copy.Run(Ort::RunOptions{}, binding);
+  binding.SynchronizeOutputs();
+}
+
+void ResidentBlock::reset(const uint8_t* codes, const float* phi0, const double* d) {
+  std::vector<float> x(size_t(n_) * L_ * kBases, 0.f);
+  for (size_t i = 0; i < size_t(n_) * L_; ++i)
+    if (codes[i] != kUnknown) x[i * kBases + codes[i]] = 1.f;
+  cur_ = 0;
+  upload(x.data(), x_shape_, x_[cur_]);
+  for (int i = 0; i < n_; ++i) d_host_[i] = float(d[i]);
+  upload(d_host_.data(), d_shape_, d_[cur_]);
+  upload(phi0, phi_shape_, phi0_);
+}
+
+void ResidentBlock::step(const int64_t* pos, const int64_t* shift, const float* logu, const float* beta, double* d,
+                         uint8_t* accepted) {
+  std::copy_n(pos, n_, pos_.data());
+  std::copy_n(shift, n_, shift_.data());
+  std::copy_n(logu, n_, logu_.data());
+  std::copy_n(beta, n_, beta_.data());
+  const std::vector<int64_t> p_shape{P_}, w_shape{kBases};
+  Ort::Value s = host_tensor(cpu_, scale_.data(), p_shape), w = host_tensor(cpu_, weights_.data(), w_shape);
+  Ort::Value b = host_tensor(cpu_, beta_.data(), d_shape_), u = host_tensor(cpu_, logu_.data(), d_shape_);
+  Ort::Value at = host_tensor(cpu_, pos_.data(), d_shape_), by = host_tensor(cpu_, shift_.data(), d_shape_);
+  Ort::Value d_out = host_tensor(cpu_, d_host_.data(), d_shape_);
+  Ort::Value moved = host_tensor(cpu_, reinterpret_cast<bool*>(accepted_.data()), d_shape_);
+  Ort::IoBinding binding(s_.step);
+  binding.BindInput("x", x_[cur_]);
+  binding.BindInput("d", d_[cur_]);
+  binding.BindInput("phi0", phi0_);
+  binding.BindInput("s", s);
+  binding.BindInput("w", w);
+  binding.BindInput("beta", b);
+  binding.BindInput("pos", at);
+  binding.BindInput("shift", by);
+  binding.BindInput("logu", u);
+  binding.BindOutput("x_next", x_[1 - cur_]);
+  binding.BindOutput("d_next", d_[1 - cur_]);
+  binding.BindOutput("d_copy", d_out);
+  binding.BindOutput("accepted", moved);
+  s_.step.Run(Ort::RunOptions{}, binding);
+  binding.SynchronizeOutputs();
+  cur_ = 1 - cur_;
+  for (int i = 0; i < n_; ++i) {
+    d[i] = d_host_[i];
+    accepted[i] = accepted_[i];
+  }
+}
+
+void ResidentBlock::codes(uint8_t* out) {
+  const std::vector<int64_t> shape{n_, L_};
+  Ort::Value codes = host_tensor(cpu_, codes_.data(), shape);
+  Ort::IoBinding binding(s_.codes);
+  binding.BindInput("x", x_[cur_]);
+  binding.BindOutput("codes", codes);
+  s_.codes.Run(Ort::RunOptions{}, binding);
+  binding.SynchronizeOutputs();
+  std::copy(codes_.begin(), codes_.end(), out);
+}
+
+}  // namespace seqmaxent

@@ -1,0 +1,52 @@
+// Resident chains: the state of a block of chains stays in ONNX Runtime's memory (GPU memory on
+// the CUDA provider) and each Metropolis step is one run of the step model (see
+// python/seqmaxent/resident.py), bound with IOBinding. Per step only the random draws and betas
+// go in and the distances and accept flags come back; base codes come back when a sample is kept.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <vector>
+
+#include "plan.hpp"
+#include "runtime.hpp"
+
+namespace seqmaxent {
+
+// The sessions a resident block runs: the step, codes and copy models of Plan::resident.
+struct ResidentSessions {
+  Ort::Session step, codes, copy;
+};
+
+class ResidentBlock {
+ public:
+  // n chains of sequences of `length`; scale s (P) and base weights w (4) as in the sampler.
+  ResidentBlock(ResidentSessions& sessions, Provider provider, int n, int length, int phi_dim,
+                const std::vector<float>& scale, const std::array<float, kBases>& weights);
+  // Start every chain at its codes (n x L) with distances d (n) from Phi of its input (n x P).
+  void reset(const uint8_t* codes, const float* phi0, const double* d);
+  // One step: each chain proposes base (old + shift) % 4 at pos and accepts where
+  // logu < -beta (d' - d) + w[new] - w[old]. d (n) is updated; accepted[i] says whether chain i moved.
+  void step(const int64_t* pos, const int64_t* shift, const float* logu, const float* beta, double* d,
+            uint8_t* accepted);
+  // The chains' base codes (n x L).
+  void codes(uint8_t* out);
+
+ private:
+  Ort::Value device(const std::vector<int64_t>& shape);
+  void upload(const float* host, const std::vector<int64_t>& shape, Ort::Value& to);
+
+  ResidentSessions& s_;
+  int n_, L_, P_;
+  Ort::MemoryInfo cpu_, dev_;
+  Ort::Allocator allocator_;
+  std::vector<int64_t> x_shape_, d_shape_, phi_shape_;
+  Ort::Value x_[2]{Ort::Value(nullptr), Ort::Value(nullptr)}, d_[2]{Ort::Value(nullptr), Ort::Value(nullptr)};
+  Ort::Value phi0_{nullptr};
+  int cur_ = 0;
+  std::vector<float> scale_, weights_, beta_, logu_, d_host_;
+  std::vector<int64_t> pos_, shift_;
+  std::vector<uint8_t> accepted_, codes_;
+};
+
+}  // namespace seqmaxent
