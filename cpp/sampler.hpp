@@ -8,7 +8,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "evaluators.hpp"
+#include "engine.hpp"
 
 namespace seqmaxent {
 

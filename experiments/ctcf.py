@@ -174,8 +174,9 @@ def write(r: dict) -> str:
     summary_text = (
         f"MA0139 ranks among the top 3 JASPAR matches of the consensus for beta {', '.join(map(str, good)) or 'none'}. "
         f"From beta {min(frozen) if frozen else '-'} on, fewer than 5% of proposals are accepted and whole sequences "
-        "freeze (importance near 2 bits everywhere), so the consensus is noise: the paper's beta = 400 suits its "
-        "network, not this one, which is what `--beta auto` is for. Localisation at the best beta "
+        "freeze (importance near 2 bits everywhere): seqmaxent calls no motifs from inputs with most positions fixed, "
+        "so few or no segments remain, and what remains is not the site. The paper's beta = 400 suits its network, "
+        "not this one, which is what `--beta auto` is for. Localisation at the best beta "
         f"({best['beta']}: {best['localised']:.3f}) is on a par with the attribution baselines; what MaxEnt adds is "
         "the sampled variation itself: which bases may change and the motif as a distribution, with flanks that "
         "drift to the background (importance outside the hit an order of magnitude lower)."

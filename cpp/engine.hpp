@@ -1,4 +1,5 @@
-// Evaluating Phi for a block of chains, one proposed single-base mutation per chain at a time.
+// The network ready to evaluate (Engine) and the evaluators of a block of chains: full (full_block.hpp),
+// incremental (graph_block.hpp) and resident (resident.hpp).
 #pragma once
 
 #include <cstdint>

@@ -1,4 +1,4 @@
-#include "evaluators.hpp"
+#include "graph_block.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -9,99 +9,15 @@
 #include <stdexcept>
 
 #include "kernels.hpp"
+#include "ort_call.hpp"
 
 namespace seqmaxent {
 
 namespace {
 
-constexpr int kOrtBlock = 16;                      // chains per ONNX Runtime batch on the CPU
-constexpr int kGpuBlock = 2048;                    // chains per batch on a GPU
-constexpr int64_t kGpuResidentChains = 32768;      // resident chains on a GPU when its free memory is unknown
-constexpr int kCoreBlockMax = 256;                 // chains per block on the core-only path
-constexpr int64_t kBlockBytes = int64_t(16) << 20;  // state per block on the core-only path (at least one ladder):
-                                                    // small blocks keep a chain's rows in cache from step to step
-
 int round_up(int n, int m) { return (n + m - 1) / m * m; }
 int floor_div(int a, int b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
 
-// One ONNX Runtime session run over caller-owned input and output buffers.
-class OrtCall {
- public:
-  OrtCall(Ort::Session& session, float* input, const std::vector<int64_t>& item_shape, int n, float* output,
-          int out_dim)
-      : session_(session) {
-    Ort::AllocatorWithDefaultOptions alloc;
-    in_name_ = session.GetInputNameAllocated(0, alloc).get();
-    out_name_ = session.GetOutputNameAllocated(0, alloc).get();
-    auto mem = Ort::MemoryInfo::CreateCpu(OrtArenaAllocator, OrtMemTypeDefault);
-    std::vector<int64_t> in_shape{n};
-    in_shape.insert(in_shape.end(), item_shape.begin(), item_shape.end());
-    int64_t in_count = n;
-    for (auto d : item_shape) in_count *= d;
-    int64_t out_shape[2] = {n, out_dim};
-    in_ = Ort::Value::CreateTensor<float>(mem, input, size_t(in_count), in_shape.data(), in_shape.size());
-    out_ = Ort::Value::CreateTensor<float>(mem, output, size_t(n) * out_dim, out_shape, 2);
-  }
-  void run() {
-    const char* in_names[] = {in_name_.c_str()};
-    const char* out_names[] = {out_name_.c_str()};
-    session_.Run(run_options_, in_names, &in_, 1, out_names, &out_, 1);
-  }
-
- private:
-  Ort::Session& session_;
-  Ort::RunOptions run_options_;
-  std::string in_name_, out_name_;
-  Ort::Value in_{nullptr}, out_{nullptr};
-};
-
-// Full path: the block's one-hot batch, mutated in place, through the Phi model.
-class OnehotBlock final : public BlockEvaluator {
- public:
-  OnehotBlock(const Plan& plan, Ort::Session& session, int n)
-      : n_(n),
-        item_(plan.input.size()),
-        layout_(plan.input),
-        length_(plan.length),
-        x_(size_t(n) * item_),
-        phi_(size_t(n) * plan.phi_dim),
-        call_(session, x_.data(), plan.input.shape, n, phi_.data(), plan.phi_dim) {}
-
-  const float* reset(const uint8_t* codes) override {
-    std::fill(x_.begin(), x_.end(), 0.f);
-    for (int i = 0; i < n_; ++i)
-      for (int p = 0; p < length_; ++p)
-        if (codes[size_t(i) * length_ + p] != kUnknown) at(i, p, codes[size_t(i) * length_ + p]) = 1.f;
-    call_.run();
-    return phi_.data();
-  }
-  const float* propose(const Mutation* m) override {
-    for (int i = 0; i < n_; ++i) {
-      at(i, m[i].position, m[i].from) = 0.f;
-      at(i, m[i].position, m[i].to) = 1.f;
-    }
-    call_.run();
-    return phi_.data();
-  }
-  void commit(const Mutation* m, const uint8_t* accepted) override {
-    for (int i = 0; i < n_; ++i)
-      if (!accepted[i]) {
-        at(i, m[i].position, m[i].to) = 0.f;
-        at(i, m[i].position, m[i].from) = 1.f;
-      }
-  }
-
- private:
-  float& at(int i, int p, int b) { return x_[size_t(i) * item_ + p * layout_.position_stride + b * layout_.base_stride]; }
-  int n_;
-  int64_t item_;
-  InputLayout layout_;
-  int length_;
-  std::vector<float> x_, phi_;
-  OrtCall call_;
-};
-
-// Elementwise ops over rows of channels, padded to `width` floats (affine padding is zero).
 class Elementwise {
  public:
   Elementwise(const std::vector<Step>& steps, int width) : width_(width) {
@@ -246,11 +162,13 @@ class FirstConv {
   std::vector<float> delta_;
 };
 
+
+std::string describe(const Node& y) {
+  return node_name(y.kind) + (windowed(y.kind) ? " " + std::to_string(y.width) : "");
+}
+
 }  // namespace
 
-// The plan's nodes prepared for the blocks (shared, read-only): rows padded to whole vectors,
-// weights as row blocks, the rows of each node that Phi needs (the backward cone of the
-// outputs), and how many of them a single mutation can change (the size of the saved rows).
 struct Graph {
   struct In {
     int node, offset, length;
@@ -413,6 +331,7 @@ struct Graph {
     return In{e.node, e.offset, e.length, Elementwise(e.map, Cp)};
   }
 };
+
 
 namespace {
 
@@ -806,46 +725,20 @@ class GraphBlock final : public BlockEvaluator {
 
 }  // namespace
 
-Engine::Engine(Plan plan, Provider provider, int threads, bool incremental, bool resident)
-    : plan_(std::move(plan)),
-      provider_(provider),
-      threads_(provider == Provider::cuda ? 1 : threads),
-      incremental_(incremental && !resident && provider == Provider::cpu && plan_.incremental()),
-      resident_(resident) {
-  plan_.validate();
-  if (threads < 1) throw std::invalid_argument("threads must be at least 1");
-  if (resident_ && plan_.step_model.empty()) throw std::invalid_argument("the plan has no step model for the resident path");
-  for (int t = 0; resident_ && t < threads_; ++t)
-    resident_sessions_.push_back({make_session(plan_.step_model, provider), make_session(plan_.codes_model, provider),
-                                  make_session(plan_.copy_model, provider)});
-  if (incremental_) graph_ = std::make_shared<const Graph>(plan_);
-  if (incremental_ && plan_.tail_model.empty()) return;
-  const std::string& model = incremental_ ? plan_.tail_model : plan_.phi_model;
-  for (int t = 0; t < threads_; ++t) sessions_.push_back(make_session(model, provider));
+std::shared_ptr<const Graph> prepare_graph(const Plan& plan) { return std::make_shared<const Graph>(plan); }
+
+std::unique_ptr<BlockEvaluator> make_graph_block(const Plan& plan, const Graph& graph, Ort::Session* tail, int n) {
+  return std::make_unique<GraphBlock>(plan, graph, tail, n);
 }
 
-Engine::~Engine() = default;
-
-namespace {
-
-std::string describe(const Node& y) {
-  return node_name(y.kind) + (windowed(y.kind) ? " " + std::to_string(y.width) : "");
-}
-
-}  // namespace
-
-std::string Engine::path() const {
-  const char* where = provider_ == Provider::cuda ? "on the GPU" : "in ONNX Runtime's memory";
-  if (resident_) return std::string("resident: the chains' state stays ") + where + "; each step is one run of the step model";
-  if (provider_ == Provider::cuda) return "full: ONNX Runtime on the GPU evaluates every proposal";
-  if (!incremental_) return "full: ONNX Runtime evaluates every proposal";
+std::string graph_path(const Plan& plan, const Graph& graph) {
   // A chain (each node reads the one before it) is listed layer by layer, each with the steps
   // its reader applies; a graph is counted by kind.
-  const std::vector<Node>& nodes = plan_.nodes;
+  const std::vector<Node>& nodes = plan.nodes;
   std::vector<size_t> used;
   std::map<std::string, int> kinds;
   for (size_t k = 1; k < nodes.size(); ++k)
-    if (graph_->nodes[k].used()) used.push_back(k), ++kinds[node_name(nodes[k].kind)];
+    if (graph.nodes[k].used()) used.push_back(k), ++kinds[node_name(nodes[k].kind)];
   bool chain = true;
   for (size_t u = 0; u < used.size(); ++u) {
     const std::vector<Edge>& in = nodes[used[u]].inputs;
@@ -864,15 +757,15 @@ std::string Engine::path() const {
       text += (it == kinds.begin() ? "" : ", ") + std::to_string(it->second) + " " + it->first;
     text += ")";
   }
-  if (plan_.tail_model.empty()) return "incremental: " + text + " updated in the core";
+  if (plan.tail_model.empty()) return "incremental: " + text + " updated in the core";
   return "incremental: " + text + " updated in the core, rest of the network in ONNX Runtime";
 }
 
-std::vector<NodeReport> Engine::nodes() const {
+
+std::vector<NodeReport> graph_nodes(const Graph& graph) {
   std::vector<NodeReport> out;
-  if (!incremental_) return out;
-  for (size_t k = 1; k < plan_.nodes.size(); ++k) {
-    const Graph::Prepared& y = graph_->nodes[k];
+  for (size_t k = 1; k < graph.nodes.size(); ++k) {
+    const Graph::Prepared& y = graph.nodes[k];
     if (!y.used()) continue;
     const char* how = y.first                                  ? "updated from the changed base"
                       : y.node.kind == Node::Kind::conv ||
@@ -883,36 +776,9 @@ std::vector<NodeReport> Engine::nodes() const {
   return out;
 }
 
-Flops Engine::flops() const { return incremental_ ? graph_->flops() : Flops{}; }
 
-int64_t Engine::chain_bytes() const { return incremental_ ? graph_->chain_bytes() : 0; }
+Flops graph_flops(const Graph& graph) { return graph.flops(); }
 
-int Engine::block_size(int64_t total_chains, int group) const {
-  auto whole = [group](int64_t n) { return int((std::max<int64_t>(n, 1) + group - 1) / group * group); };
-  if (resident_ && provider_ == Provider::cuda) {  // all chains in flight, as many as half the free memory holds
-    const int64_t free = gpu_free_bytes();
-    const int64_t fit = free > 0 ? free / 2 / std::max<int64_t>(plan_.resident_chain_bytes, 1) : kGpuResidentChains;
-    return whole(std::min<int64_t>(total_chains, std::max<int64_t>(fit, group)));
-  }
-  if (resident_) return whole(std::min<int64_t>(total_chains, kCoreBlockMax));
-  if (provider_ == Provider::cuda) return whole(kGpuBlock);
-  if (!sessions_.empty()) return whole(kOrtBlock);
-  const int64_t fit = std::max<int64_t>(group, kBlockBytes / std::max<int64_t>(chain_bytes(), 1) / group * group);
-  const int64_t blocks = std::max<int64_t>({int64_t(threads_), (total_chains + kCoreBlockMax - 1) / kCoreBlockMax,
-                                            (total_chains + fit - 1) / fit});
-  return whole((total_chains + blocks - 1) / blocks);
-}
-
-std::unique_ptr<ResidentBlock> Engine::make_resident(int n, int thread, const std::vector<float>& scale,
-                                                    const std::array<float, kBases>& weights) {
-  if (!resident_) throw std::logic_error("not a resident engine");
-  return std::make_unique<ResidentBlock>(resident_sessions_.at(thread), provider_, n, plan_.length, plan_.phi_dim, scale,
-                                         weights);
-}
-
-std::unique_ptr<BlockEvaluator> Engine::make_block(int n, int thread) {
-  if (!incremental_) return std::make_unique<OnehotBlock>(plan_, sessions_.at(thread), n);
-  return std::make_unique<GraphBlock>(plan_, *graph_, sessions_.empty() ? nullptr : &sessions_.at(thread), n);
-}
+int64_t graph_chain_bytes(const Graph& graph) { return graph.chain_bytes(); }
 
 }  // namespace seqmaxent
