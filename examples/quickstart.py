@@ -7,10 +7,9 @@ planted CTCF site? Prints each sequence over a track of how fixed each position 
 import numpy as np
 
 import seqmaxent as sm
-from seqmaxent import bundled
 
-model = sm.Model(bundled.ctcf_model_path())
-names, seqs = bundled.ctcf_examples()
+model = sm.Model("ctcf")  # the bundled network, by name
+names, seqs = sm.read_fasta(sm.bundled.ctcf_examples_path())
 print(model, "\n")
 
 # Keep Phi near each sequence's own (beta), with the human genome's GC content as background (mu).
@@ -19,9 +18,9 @@ print(res, "\n")
 
 # Entropy 2 bits = the base is free to change; 0 = the network needs this base.
 levels = " .:-=+*#%@"
-for name, seq, h, p in zip(names, seqs, res.entropy(), res.outputs[:, 1]):
+for name, seq, h, p in zip(names, seqs, res.entropy(), res.prediction):
     track = "".join(levels[min(9, int((2 - x) * 5))] for x in h)
-    print(f"{name}  P(bound) = {p:.3f}, mean acceptance {res.acceptance.mean():.2f}")
+    print(f"{name}  {res.params['verdict']} = {p:.3f}, mean acceptance {res.acceptance.mean():.2f}")
     print("  " + seq)
     print("  " + track)
     fixed = np.flatnonzero(h < 1.0) + 1

@@ -10,8 +10,6 @@ from __future__ import annotations
 from importlib.resources import files
 from pathlib import Path
 
-from .fasta import fasta_records
-
 
 def ctcf_model_path() -> Path:
     return Path(str(files(__package__) / "data" / "ctcf.onnx"))
@@ -34,5 +32,6 @@ def ctcf_examples_path() -> Path:
 
 def ctcf_examples() -> tuple[list[str], list[str]]:
     """Names and sequences of the bundled CTCF examples."""
-    records = list(fasta_records(ctcf_examples_path()))
-    return [n for n, _ in records], [s for _, s in records]
+    from .inputs import read_fasta
+
+    return read_fasta(ctcf_examples_path())
