@@ -114,8 +114,9 @@ def main() -> None:
     counts_h5 = args.out / "counts.h5"
     counts_h5.unlink(missing_ok=True)
     print("\nexplaining the counts head...", flush=True)
-    # d is |change of the log counts| here, so beta 500 makes a change of 0.01 cost a factor e^-5.
-    sample_file(counts_model, fasta, counts_h5, beta=500.0, **options)
+    # d is about the change of the log counts here (a single base of a site moves them by 0.02 to
+    # 0.12), so a large beta: at 2000 a change of 0.002 already costs a factor e^-4.
+    sample_file(counts_model, fasta, counts_h5, beta=2000.0, **options)
     build([counts_h5], args.out / "counts.html", match=False)
 
     # The profile head of strand +, at the 11 output positions around test_1's first site.

@@ -97,3 +97,18 @@ def test_frozen_inputs_give_no_motifs_and_say_why(tmp_path):
     assert "beta too high" in text  # acceptance near 0: the advice says so, not "run more steps"
     result = CliRunner().invoke(cli, ["motifs", str(tmp_path / "frozen.h5"), "-o", str(tmp_path / "m"), "--no-match"])
     assert "no motifs from 2 input(s) with most positions fixed" in result.output and "0 motif(s)" in result.output
+
+
+def test_long_inputs_are_drawn_where_they_matter():
+    """A 600-bp input's logo shows the important stretch (with its true 1-based positions)."""
+    from seqmaxent import logos
+
+    bits = np.zeros(600)
+    bits[300:315] = 1.5
+    assert logos.focus(bits) == (280, 360) and logos.focus(np.zeros(100)) is None  # at least 80 positions
+    assert logos.focus(np.zeros(600)) == (0, 80)  # nothing important: from the start
+    p = np.full((600, 4), 0.25)
+    fig = logos.figure(p, bits, np.zeros(600, np.uint8), "ACGT", np.full(4, 0.25), window=logos.focus(bits),
+                       motifs=[(300, 315, "301-315")])
+    ticks = [t.get_text() for t in fig.axes[2].get_xticklabels()]
+    assert ticks[0] == "281" and "300" in ticks and "330" in ticks

@@ -62,7 +62,7 @@ def test_a_regression_output_has_a_value_not_a_call(tmp_path):
     model = sm.Model(model_path("bpnet_small"), head="counts")
     seq = "".join(np.random.default_rng(1).choice(list("ACGT"), model.length))
     res = sm.sample(model, [seq], beta=5.0, **FAST)
-    assert res.called is None and res.params["verdict"] == "value of unit 0"
+    assert res.called is None and res.params["verdict"] == "value of 'counts'"
     np.testing.assert_allclose(res.prediction, res.outputs[:, 0], rtol=1e-6)
     assert np.isnan(res.kept_class).all()  # no class to keep without a tolerance
     with pytest.raises(ValueError, match="give a tolerance"):

@@ -168,9 +168,11 @@ def _write(runs, output: Path, max_inputs: int, match: bool, sort: str, progress
         parts.append(f"<h3>{html.escape(name)}</h3>")
         for params, h5, by_input, _, _ in per_run:
             marks = [(m.start, m.start + len(m.pwm), m.span) for m in by_input[i]]
-            title = f"{name}, beta {params['beta']:g}: {label} {h5['prediction'][i]:.3g}"
+            window = logos.focus(h5["importance"][i])
+            shown = "" if window is None else f", positions {window[0] + 1}-{window[1]} of {len(h5['x0'][i])}"
+            title = f"{name}, beta {params['beta']:g}: {label} {h5['prediction'][i]:.3g}{shown}"
             fig = logos.figure(h5["marginals"][i], h5["importance"][i], h5["x0"][i], alphabet, bg, title=title,
-                               motifs=marks)
+                               motifs=marks, window=window)
             pairs = ", ".join(f"{int(a) + 1}-{int(b) + 1} ({v:.2f} bits)" for a, b, v in h5["top_pairs"][i][:5])
             warning = advice(*checked(h5, i), float(h5["acceptance"][i].mean()))
             parts.append(f"<div class='figure'><img alt='logo of {html.escape(name)}' src='{_png(fig)}'>"

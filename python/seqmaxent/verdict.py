@@ -21,8 +21,11 @@ class Verdict:
 
 
 def unit_name(model: Model, k: int) -> str:
+    """A unit's class name; else the output's name for a one-unit head, else "unit k"."""
     names = model.class_names
-    return names[k] if names and k < len(names) else f"unit {k}"
+    if names and k < len(names):
+        return names[k]
+    return repr(model.head_name) if model.head is not None and model.head.n_units == 1 else f"unit {k}"
 
 
 def _classes(model: Model) -> bool:
