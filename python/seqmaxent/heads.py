@@ -69,7 +69,8 @@ class Head:
     def describe(self) -> str:
         width = self.weight.shape[2]
         kind = (f"{self.op} over positions (width {width})" if self.per_position else self.op)
-        where = f"{self.n_units} units" + (f" x {self.n_positions} positions" if self.per_position else "")
+        where = f"{self.n_units} unit{'s' * (self.n_units != 1)}" + (
+            f" x {self.n_positions} positions" if self.per_position else "")
         act = self.activation
         if self.softmax_over == "positions":
             act += " over positions: each unit is a profile track, d is built from the logits of the chosen positions"

@@ -54,7 +54,7 @@ class ModelInfo:
         if self.units is None:
             explained = "unknown: Phi was named off the final linear map; d is unweighted"
         else:
-            explained = f"{self.units} units ({self.output_activation})"
+            explained = f"{self.units} unit{'s' * (self.units != 1)} ({self.output_activation})"
             if self.positions:
                 explained += f" at each of {self.positions} output positions (choose with positions=, 1-based)"
         phi = f"{self.phi_dim} units" if self.phi_dim else "its rows at the chosen positions"
@@ -167,13 +167,15 @@ class Model:
             self._phi_sizes[where] = int(self._run(("phi", where), np.zeros((1, self._default_length()), np.uint8)).size)
         return self._phi_sizes[where]
 
-    def info(self) -> ModelInfo:
+    def info(self, positions: Positions = None) -> ModelInfo:
+        """What seqmaxent sees in the model; `positions` (1-based) choose where a per-position head
+        is explained, which decides the evaluation path."""
         length = self.length or self._default_length()
         try:
-            engine = self.engine(length, "cpu", 1, True)
+            engine = self.engine(length, "cpu", 1, True, positions)
             evaluation, nodes = engine.path, engine.nodes
         except ValueError as e:  # positions must be chosen first
-            evaluation, nodes = f"decided once positions are chosen ({e})", []
+            evaluation, nodes = f"decided once positions are chosen (--positions; {e})", []
         outputs = {}
         for name, found in self.heads.items():
             shape = "(N, " + ", ".join(map(str, self._shapes.get(name, ()))) + ")"
@@ -182,7 +184,8 @@ class Model:
         return ModelInfo(
             path=str(self.path), input_name=self.input_name, layout=self.layout, length=self.length,
             alphabet=self.alphabet, head=self.head_name, outputs=outputs, phi=self.phi_name,
-            phi_dim=None if per_position and self.n_positions > 1 else self.phi_size(),
+            phi_dim=self.phi_size(positions) if positions is not None or not per_position or self.n_positions == 1
+            else None,
             units=self.n_outputs, output_activation=None if self.head is None else self.head.activation,
             positions=self.n_positions if per_position else None, evaluation=evaluation, nodes=nodes,
             kernels=runtime.kernels(),
