@@ -32,13 +32,10 @@ ResidentBlock::ResidentBlock(ResidentSessions& sessions, Provider provider, int 
       x_shape_{n, length, kBases},
       d_shape_{n},
       phi_shape_{n, phi_dim},
+      draws_{std::vector<int64_t>(n), std::vector<int64_t>(n), std::vector<float>(n), std::vector<float>(n)},
       scale_(scale),
       weights_(weights.begin(), weights.end()),
-      beta_(n),
-      logu_(n),
       d_host_(n),
-      pos_(n),
-      shift_(n),
       accepted_(n),
       codes_(size_t(n) * length) {
   for (int k = 0; k < 2; ++k) {
@@ -46,6 +43,29 @@ ResidentBlock::ResidentBlock(ResidentSessions& sessions, Provider provider, int 
     d_[k] = device(d_shape_);
   }
   phi0_ = device(phi_shape_);
+  const std::vector<int64_t> p_shape{P_}, w_shape{kBases};
+  host_.push_back(host_tensor(cpu_, scale_.data(), p_shape));
+  host_.push_back(host_tensor(cpu_, weights_.data(), w_shape));
+  host_.push_back(host_tensor(cpu_, draws_.beta.data(), d_shape_));
+  host_.push_back(host_tensor(cpu_, draws_.pos.data(), d_shape_));
+  host_.push_back(host_tensor(cpu_, draws_.shift.data(), d_shape_));
+  host_.push_back(host_tensor(cpu_, draws_.logu.data(), d_shape_));
+  host_.push_back(host_tensor(cpu_, d_host_.data(), d_shape_));
+  host_.push_back(host_tensor(cpu_, reinterpret_cast<bool*>(accepted_.data()), d_shape_));
+  for (int from = 0; from < 2; ++from) bind(from);
+}
+
+void ResidentBlock::bind(int from) {
+  Ort::IoBinding& b = bindings_.emplace_back(s_.step);
+  b.BindInput("x", x_[from]);
+  b.BindInput("d", d_[from]);
+  b.BindInput("phi0", phi0_);
+  const char* inputs[] = {"s", "w", "beta", "pos", "shift", "logu"};
+  for (int k = 0; k < 6; ++k) b.BindInput(inputs[k], host_[k]);
+  b.BindOutput("x_next", x_[1 - from]);
+  b.BindOutput("d_next", d_[1 - from]);
+  b.BindOutput("d_copy", host_[6]);
+  b.BindOutput("accepted", host_[7]);
 }
 
 Ort::Value ResidentBlock::device(const std::vector<int64_t>& shape) {
@@ -72,34 +92,9 @@ void ResidentBlock::reset(const uint8_t* codes, const float* phi0, const double*
   upload(phi0, phi_shape_, phi0_);
 }
 
-void ResidentBlock::step(const int64_t* pos, const int64_t* shift, const float* logu, const float* beta, double* d,
-                         uint8_t* accepted) {
-  std::copy_n(pos, n_, pos_.data());
-  std::copy_n(shift, n_, shift_.data());
-  std::copy_n(logu, n_, logu_.data());
-  std::copy_n(beta, n_, beta_.data());
-  const std::vector<int64_t> p_shape{P_}, w_shape{kBases};
-  Ort::Value s = host_tensor(cpu_, scale_.data(), p_shape), w = host_tensor(cpu_, weights_.data(), w_shape);
-  Ort::Value b = host_tensor(cpu_, beta_.data(), d_shape_), u = host_tensor(cpu_, logu_.data(), d_shape_);
-  Ort::Value at = host_tensor(cpu_, pos_.data(), d_shape_), by = host_tensor(cpu_, shift_.data(), d_shape_);
-  Ort::Value d_out = host_tensor(cpu_, d_host_.data(), d_shape_);
-  Ort::Value moved = host_tensor(cpu_, reinterpret_cast<bool*>(accepted_.data()), d_shape_);
-  Ort::IoBinding binding(s_.step);
-  binding.BindInput("x", x_[cur_]);
-  binding.BindInput("d", d_[cur_]);
-  binding.BindInput("phi0", phi0_);
-  binding.BindInput("s", s);
-  binding.BindInput("w", w);
-  binding.BindInput("beta", b);
-  binding.BindInput("pos", at);
-  binding.BindInput("shift", by);
-  binding.BindInput("logu", u);
-  binding.BindOutput("x_next", x_[1 - cur_]);
-  binding.BindOutput("d_next", d_[1 - cur_]);
-  binding.BindOutput("d_copy", d_out);
-  binding.BindOutput("accepted", moved);
-  s_.step.Run(Ort::RunOptions{}, binding);
-  binding.SynchronizeOutputs();
+void ResidentBlock::step(double* d, uint8_t* accepted) {
+  s_.step.Run(Ort::RunOptions{}, bindings_[cur_]);
+  bindings_[cur_].SynchronizeOutputs();
   cur_ = 1 - cur_;
   for (int i = 0; i < n_; ++i) {
     d[i] = d_host_[i];

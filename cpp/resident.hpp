@@ -25,16 +25,22 @@ class ResidentBlock {
                 const std::vector<float>& scale, const std::array<float, kBases>& weights);
   // Start every chain at its codes (n x L) with distances d (n) from Phi of its input (n x P).
   void reset(const uint8_t* codes, const float* phi0, const double* d);
+  // The next step's draws and betas, one per chain, filled by the caller before step().
+  struct Draws {
+    std::vector<int64_t> pos, shift;  // the position, and the new base's shift from the old (1..3)
+    std::vector<float> logu, beta;
+  };
+  Draws& draws() { return draws_; }
   // One step: each chain proposes base (old + shift) % 4 at pos and accepts where
   // logu < -beta (d' - d) + w[new] - w[old]. d (n) is updated; accepted[i] says whether chain i moved.
-  void step(const int64_t* pos, const int64_t* shift, const float* logu, const float* beta, double* d,
-            uint8_t* accepted);
+  void step(double* d, uint8_t* accepted);
   // The chains' base codes (n x L).
   void codes(uint8_t* out);
 
  private:
   Ort::Value device(const std::vector<int64_t>& shape);
   void upload(const float* host, const std::vector<int64_t>& shape, Ort::Value& to);
+  void bind(int from);
 
   ResidentSessions& s_;
   int n_, L_, P_;
@@ -44,9 +50,11 @@ class ResidentBlock {
   Ort::Value x_[2]{Ort::Value(nullptr), Ort::Value(nullptr)}, d_[2]{Ort::Value(nullptr), Ort::Value(nullptr)};
   Ort::Value phi0_{nullptr};
   int cur_ = 0;
-  std::vector<float> scale_, weights_, beta_, logu_, d_host_;
-  std::vector<int64_t> pos_, shift_;
+  Draws draws_;
+  std::vector<float> scale_, weights_, d_host_;
   std::vector<uint8_t> accepted_, codes_;
+  std::vector<Ort::Value> host_;  // tensors over the host buffers, made once
+  std::vector<Ort::IoBinding> bindings_;  // the step from state 0 to 1, and from 1 to 0
 };
 
 }  // namespace seqmaxent

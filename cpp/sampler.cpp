@@ -115,7 +115,6 @@ struct Sampler::Block {
       std::vector<float> starts(size_t(n) * P);
       for (int i = 0; i < n; ++i) std::copy_n(phi0[i], P, starts.data() + size_t(i) * P);
       resident->reset(codes.data(), starts.data(), d.data());
-      pos.resize(n), shift.resize(n), logu.resize(n), betas.resize(n);
     }
   }
 
@@ -159,15 +158,16 @@ struct Sampler::Block {
 
   // One Metropolis step of every replica in the resident state: the same draws as metropolis().
   void metropolis_resident() {
+    ResidentBlock::Draws& draw = resident->draws();
     for (int i = 0; i < n; ++i) {
       const uint64_t r = rng[i].next();
-      pos[i] = site(i, uint32_t(r >> 32));
-      shift[i] = 1 + ChainRng::below(uint32_t(r), 3);
-      logu[i] = float(std::log(rng[i].uniform()));
-      betas[i] = float(beta(i));
+      draw.pos[i] = site(i, uint32_t(r >> 32));
+      draw.shift[i] = 1 + ChainRng::below(uint32_t(r), 3);
+      draw.logu[i] = float(std::log(rng[i].uniform()));
+      draw.beta[i] = float(beta(i));
     }
     ++calls;
-    resident->step(pos.data(), shift.data(), logu.data(), betas.data(), d.data(), accepted.data());
+    resident->step(d.data(), accepted.data());
     for (int i = 0; i < n; ++i)
       if (accepted[i]) count_accepted(i);
   }
@@ -281,8 +281,6 @@ struct Sampler::Block {
   int n, R, L, P;
   std::unique_ptr<BlockEvaluator> eval;
   std::unique_ptr<ResidentBlock> resident;  // resident engines: the state that steps
-  std::vector<int64_t> pos, shift;          // a resident step's draws
-  std::vector<float> logu, betas;
   std::vector<uint8_t> codes;
   std::vector<const float*> phi0;
   std::vector<const std::vector<int>*> positions;

@@ -271,3 +271,20 @@ def test_everyday_edges(tmp_path, monkeypatch, capsys):
     assert "p_bound" in run("inspect", "ctcf").output
     code, err = run_main(monkeypatch, capsys, "inspect", "nonesuch")
     assert code == 1 and "bundled models, by name: ctcf" in err
+
+
+def test_truncated_gzip_inputs_are_named_errors(tmp_path, monkeypatch, capsys):
+    """A cut-off gzip FASTA or genome is an error naming the file, not an 'interrupted' run."""
+    import gzip
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    whole = gzip.compress("".join(f">s{i}\n{s}\n" for i, s in enumerate(SEQS)).encode())
+    (tmp_path / "cut.fa.gz").write_bytes(whole[:40])
+    code, err = run_main(monkeypatch, capsys, "sample", MODEL, tmp_path / "cut.fa.gz", "-o", tmp_path / "o.h5", *FAST)
+    assert code == 1 and "cut.fa.gz: truncated or corrupt gzip file" in err
+    (tmp_path / "genome.fa.gz").write_bytes(gzip.compress((">chrA\n" + "ACGT" * 50 + "\n").encode())[:30])
+    (tmp_path / "r.bed").write_text("chrA\t0\t24\n")
+    code, err = run_main(monkeypatch, capsys, "sample", MODEL, tmp_path / "r.bed", "--genome", tmp_path / "genome.fa.gz",
+                         "-o", tmp_path / "o.h5", *FAST)
+    assert code == 1 and "genome.fa.gz: truncated or corrupt gzip file" in err
+    assert not list((tmp_path / "cache").rglob("*.part"))  # no half-decompressed copy left behind

@@ -474,7 +474,10 @@ def main() -> None:
     debug = "--debug" in sys.argv[1:]
     try:
         cli.main(standalone_mode=False)
-    except (click.exceptions.Abort, KeyboardInterrupt):
+    except (click.exceptions.Abort, KeyboardInterrupt) as e:
+        if isinstance(e.__cause__ or e.__context__, EOFError):  # click turns an EOFError into Abort
+            click.echo(f"error: an input ended early (truncated file?): {e.__cause__ or e.__context__}", err=True)
+            sys.exit(1)
         click.echo("interrupted", err=True)
         sys.exit(130)
     except click.ClickException as e:

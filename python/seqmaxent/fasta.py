@@ -1,27 +1,39 @@
-"""Reading FASTA files (plain or gzip)."""
+"""Reading text inputs (plain or gzip) and FASTA files."""
 
 from __future__ import annotations
 
 import gzip
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
+
+from .errors import SequenceError
+
+
+def text_lines(path: str | Path) -> Iterator[str]:
+    """The lines of a text file, gunzipped if it ends in .gz; a truncated or corrupt gzip file is
+    an error naming it."""
+    path = Path(path)
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rt") as f:
+            yield from f
+    except (EOFError, gzip.BadGzipFile, zlib.error) as e:
+        raise SequenceError(f"{path}: truncated or corrupt gzip file ({e})") from None
 
 
 def fasta_records(path: str | Path) -> Iterator[tuple[str, str]]:
     """(name, sequence) records of a FASTA file, streamed; the name is the header's first word."""
-    path = Path(path)
-    opener = gzip.open if path.suffix == ".gz" else open
     name, chunks = None, []
-    with opener(path, "rt") as f:
-        for number, line in enumerate(f, start=1):
-            line = line.strip()
-            if line.startswith(">"):
-                if name is not None:
-                    yield name, "".join(chunks)
-                name, chunks = (line[1:].split() or [""])[0], []
-            elif line:
-                if name is None:
-                    raise ValueError(f"{path}: line {number} has sequence before any '>' header; not FASTA")
-                chunks.append(line)
+    for number, line in enumerate(text_lines(path), start=1):
+        line = line.strip()
+        if line.startswith(">"):
+            if name is not None:
+                yield name, "".join(chunks)
+            name, chunks = (line[1:].split() or [""])[0], []
+        elif line:
+            if name is None:
+                raise ValueError(f"{path}: line {number} has sequence before any '>' header; not FASTA")
+            chunks.append(line)
     if name is not None:
         yield name, "".join(chunks)

@@ -132,6 +132,11 @@ def linear(g: Graph, node: onnx.NodeProto) -> tuple[str, np.ndarray, np.ndarray]
     return None
 
 
+def opset(model: onnx.ModelProto) -> int:
+    """The model's version of the default ONNX operator set."""
+    return max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), default=13)
+
+
 def tensor_names(model: onnx.ModelProto) -> list[str]:
     return [o for n in model.graph.node for o in n.output]
 

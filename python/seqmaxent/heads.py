@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import onnx
 
-from .graph import MOVE_OPS, Graph, attr, grid, linear, move, pads
+from .graph import MOVE_OPS, Graph, attr, grid, linear, move, opset, pads
 
 ACTIVATIONS = {"Softmax", "LogSoftmax", "Sigmoid"}
 
@@ -101,7 +101,7 @@ def find(g: Graph, output: str, shapes: dict[str, tuple[int, ...]]) -> Head | st
         if op.op_type in ACTIVATIONS:
             activation = op.op_type
             if op.op_type != "Sigmoid":
-                default = -1 if _opset(g.model) >= 13 else 1
+                default = -1 if opset(g.model) >= 13 else 1
                 axis = attr(op, "axis", default) % (index.ndim + 1) - 1
                 rows = np.any(np.diff(index // K, axis=axis) != 0) if axis >= 0 else False
                 softmax_over = "positions" if rows else "units"
@@ -116,10 +116,6 @@ def find(g: Graph, output: str, shapes: dict[str, tuple[int, ...]]) -> Head | st
     return Head(output=output, phi=phi, op=node.op_type, weight=weight, bias=bias, activation=activation,
                 softmax_over=softmax_over, units=units, rows=rows if phi_axes is not None else None,
                 phi_shape=tuple(shapes[phi]), phi_axes=phi_axes, output_axes=(positions_axis, units_axis), **geometry)
-
-
-def _opset(model: onnx.ModelProto) -> int:
-    return max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), default=13)
 
 
 def _linear(g: Graph, node: onnx.NodeProto, shapes):

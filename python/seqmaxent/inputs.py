@@ -8,6 +8,7 @@ import hashlib
 import os
 import shutil
 import sys
+import zlib
 from collections.abc import Iterable, Iterator
 from itertools import islice
 from pathlib import Path
@@ -15,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import SequenceError
-from .fasta import fasta_records
+from .fasta import fasta_records, text_lines
 from .sequences import decode, from_onehot
 
 FASTA_SUFFIXES = {".fa", ".fasta", ".fna", ".fas"}
@@ -79,8 +80,12 @@ def indexable_genome(genome: str | Path) -> Path:
         print(f"seqmaxent: {genome} is plain gzip (no random access); decompressing it once into {copy}",
               file=sys.stderr)
         part = copy.with_suffix(".part")
-        with gzip.open(genome, "rb") as src, open(part, "wb") as dst:
-            shutil.copyfileobj(src, dst, 1 << 24)
+        try:
+            with gzip.open(genome, "rb") as src, open(part, "wb") as dst:
+                shutil.copyfileobj(src, dst, 1 << 24)
+        except (EOFError, gzip.BadGzipFile, zlib.error) as e:
+            part.unlink(missing_ok=True)
+            raise SequenceError(f"{genome}: truncated or corrupt gzip file ({e})") from None
         part.rename(copy)
     return copy
 
@@ -91,34 +96,32 @@ def bed_records(path: Path, genome: str | Path) -> Iterator[tuple[str, str]]:
     from pyfaidx import Fasta, FetchError
 
     fasta = Fasta(str(indexable_genome(genome)), as_raw=True, sequence_always_upper=False)
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt") as f:
-        for number, line in enumerate(f, start=1):
-            if not _is_bed_record(line):
-                continue
-            where = f"{path}: line {number}"
-            cols = line.rstrip("\n").split("\t")
-            if len(cols) < 3:
-                raise SequenceError(f"{where}: expected at least 3 tab-separated columns (chrom, start, end)")
-            chrom = cols[0]
-            try:
-                start, end = int(cols[1]), int(cols[2])
-            except ValueError:
-                raise SequenceError(f"{where}: start and end must be integers, not {cols[1]!r}, {cols[2]!r}") from None
-            strand = cols[5] if len(cols) > 5 else "+"
-            if chrom not in fasta:
-                raise SequenceError(f"{where}: chromosome {chrom!r} is not in {genome}")
-            size = len(fasta[chrom])
-            if not 0 <= start < end <= size:
-                raise SequenceError(f"{where}: region {chrom}:{start}-{end} is outside 0..{size} or empty")
-            if strand not in "+-.":
-                raise SequenceError(f"{where}: strand must be +, - or ., not {strand!r}")
-            try:
-                seq = str(fasta[chrom][start:end])
-            except FetchError as e:
-                raise SequenceError(f"{where}: {e}") from None
-            name = cols[3] if len(cols) > 3 and cols[3] not in ("", ".") else f"{chrom}:{start}-{end}"
-            yield (f"{name}({strand})" if strand == "-" else name), (reverse_complement(seq) if strand == "-" else seq)
+    for number, line in enumerate(text_lines(path), start=1):
+        if not _is_bed_record(line):
+            continue
+        where = f"{path}: line {number}"
+        cols = line.rstrip("\n").split("\t")
+        if len(cols) < 3:
+            raise SequenceError(f"{where}: expected at least 3 tab-separated columns (chrom, start, end)")
+        chrom = cols[0]
+        try:
+            start, end = int(cols[1]), int(cols[2])
+        except ValueError:
+            raise SequenceError(f"{where}: start and end must be integers, not {cols[1]!r}, {cols[2]!r}") from None
+        strand = cols[5] if len(cols) > 5 else "+"
+        if chrom not in fasta:
+            raise SequenceError(f"{where}: chromosome {chrom!r} is not in {genome}")
+        size = len(fasta[chrom])
+        if not 0 <= start < end <= size:
+            raise SequenceError(f"{where}: region {chrom}:{start}-{end} is outside 0..{size} or empty")
+        if strand not in "+-.":
+            raise SequenceError(f"{where}: strand must be +, - or ., not {strand!r}")
+        try:
+            seq = str(fasta[chrom][start:end])
+        except FetchError as e:
+            raise SequenceError(f"{where}: {e}") from None
+        name = cols[3] if len(cols) > 3 and cols[3] not in ("", ".") else f"{chrom}:{start}-{end}"
+        yield (f"{name}({strand})" if strand == "-" else name), (reverse_complement(seq) if strand == "-" else seq)
 
 
 def read_inputs(path: str | Path, alphabet: str = "ACGT", genome: str | Path | None = None,
@@ -160,11 +163,9 @@ def count_records(path: str | Path) -> int:
     kind = _kind(path)
     if kind == "npy":
         return int(np.load(path, mmap_mode="r").shape[0])
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt") as f:
-        if kind == "bed":
-            return sum(1 for line in f if _is_bed_record(line))
-        return sum(1 for line in f if line.startswith(">"))
+    if kind == "bed":
+        return sum(1 for line in text_lines(path) if _is_bed_record(line))
+    return sum(1 for line in text_lines(path) if line.startswith(">"))
 
 
 def batches(records: Iterable[tuple[str, str]], size: int) -> Iterator[list[tuple[str, str]]]:

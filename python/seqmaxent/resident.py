@@ -17,15 +17,13 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+from .graph import opset
+
 PREFIX = "seqmaxent_step/"
 
 
-def _opset(model: onnx.ModelProto) -> int:
-    return max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), default=13)
-
-
-def _model(graph: onnx.GraphProto, opset: int, like: onnx.ModelProto | None = None) -> onnx.ModelProto:
-    opsets = list(like.opset_import) if like is not None else [helper.make_opsetid("", opset)]
+def _model(graph: onnx.GraphProto, version: int, like: onnx.ModelProto | None = None) -> onnx.ModelProto:
+    opsets = list(like.opset_import) if like is not None else [helper.make_opsetid("", version)]
     m = helper.make_model(graph, opset_imports=opsets)
     m.ir_version = like.ir_version if like is not None else 8
     return m
@@ -33,7 +31,7 @@ def _model(graph: onnx.GraphProto, opset: int, like: onnx.ModelProto | None = No
 
 def step_model(phi_model: onnx.ModelProto, layout: str) -> onnx.ModelProto:
     """The step of B chains around a Phi model (one-hot input in `layout` -> Phi (B, P))."""
-    if _opset(phi_model) < 13:
+    if opset(phi_model) < 13:
         raise ValueError("the resident path needs a model exported with opset 13 or newer")
     p = PREFIX
     nodes: list[onnx.NodeProto] = []
