@@ -77,16 +77,16 @@ def onnxruntime_sampler(phi_onnx: bytes, x0: np.ndarray, scale: np.ndarray, beta
     return chains * steps / (time.perf_counter() - start)
 
 
-def onnxruntime_forward(phi_onnx: bytes, shape: tuple[int, ...], chains: int, repeats: int) -> float:
-    """Phi forward passes per second of ONNX Runtime's CUDA provider alone, input and output bound
-    on the device (IOBinding): the ceiling of any sampler that runs the whole network per step."""
+def onnxruntime_forward(phi_onnx: bytes, shape: tuple[int, ...], chains: int, repeats: int, provider: str = "cuda") -> float:
+    """Phi forward passes per second of ONNX Runtime alone, input and output bound on the device
+    (IOBinding): the ceiling of any sampler that runs the whole network per step."""
     import onnxruntime as ort
 
-    session = ort.InferenceSession(phi_onnx, providers=["CUDAExecutionProvider"])
-    x = ort.OrtValue.ortvalue_from_numpy(np.zeros((chains, *shape), np.float32), "cuda", 0)
+    session = ort.InferenceSession(phi_onnx, providers=[{"cuda": "CUDAExecutionProvider", "cpu": "CPUExecutionProvider"}[provider]])
+    x = ort.OrtValue.ortvalue_from_numpy(np.zeros((chains, *shape), np.float32), provider, 0)
     binding = session.io_binding()
     binding.bind_ortvalue_input(session.get_inputs()[0].name, x)
-    binding.bind_output(session.get_outputs()[0].name, "cuda")
+    binding.bind_output(session.get_outputs()[0].name, provider)
     session.run_with_iobinding(binding)
     start = time.perf_counter()
     for _ in range(repeats):

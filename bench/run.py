@@ -78,13 +78,15 @@ def measure(method: str, network: str, threads: int, chains: int, beta: float, c
     return result
 
 
-GPU_CHAINS = [2048, 8192, 32768]
-GPU_STEPS = {"ctcf": 200, "basset": 20}
+GPU_CHAINS = {"cuda": [2048, 8192, 32768], "cpu": [256]}
+GPU_STEPS = {"cuda": {"ctcf": 200, "basset": 50}, "cpu": {"ctcf": 200, "basset": 100}}  # starting the chains costs two whole passes
 
 
-def gpu_measure(network: str, chains: int, cache: Path) -> list[dict]:
-    """On the GPU: seqmaxent's resident sampler (provider="cuda"), the plain PyTorch sampler with
-    every tensor on the device, and ONNX Runtime's forward pass alone, for `chains` chains."""
+def gpu_measure(network: str, chains: int, cache: Path, provider: str) -> list[dict]:
+    """On the GPU: seqmaxent's resident sampler (provider="cuda") with the incremental and the
+    whole-network step, the plain PyTorch sampler with every tensor on the device, and ONNX
+    Runtime's forward pass alone, for `chains` chains. With provider "cpu", the same on ONNX
+    Runtime's CPU provider (a check of this script, and of the steps' relative cost, without a GPU)."""
     import networks
     import reference
     import torch
@@ -94,21 +96,25 @@ def gpu_measure(network: str, chains: int, cache: Path) -> list[dict]:
     net, spec, onnx_path = networks.build(network, cache)
     model = sm.Model(onnx_path, layout=spec.layout, head=spec.head)
     x0 = np.random.default_rng(1).integers(0, 4, spec.length).astype(np.uint8)
-    steps = GPU_STEPS[network]
-    device = torch.cuda.get_device_name(0)
+    steps = GPU_STEPS[provider][network]
+    device = torch.cuda.get_device_name(0) if provider == "cuda" else f"CPU provider, {os.cpu_count()} cores"
     row = dict(network=network, chains=chains, steps=steps, device=device)
-    kw = dict(beta=400.0, units=spec.units, chains=chains, steps=steps, period=steps, burn_in=0, sampler="metropolis",
-              max_rounds=1, provider="cuda")
-    sm.sample(model, sm.decode(x0[None]), **{**kw, "steps": 2, "period": 1})
-    start = time.perf_counter()
-    sm.sample(model, sm.decode(x0[None]), **kw)
-    out = [dict(row, method="seqmaxent cuda (resident)", per_s=chains * steps / (time.perf_counter() - start))]
-    if spec.sequential:
+    out = []
+    for incremental in (True, False):
+        kw = dict(beta=400.0, units=spec.units, chains=chains, steps=steps, period=steps, burn_in=0, sampler="metropolis",
+                  max_rounds=1, provider=provider, resident=True, incremental=incremental)
+        sm.sample(model, sm.decode(x0[None]), **{**kw, "steps": 2, "period": 1})
+        start = time.perf_counter()
+        res = sm.sample(model, sm.decode(x0[None]), **kw)
+        step = "incremental step" if incremental else "whole-network step"
+        out.append(dict(row, method=f"seqmaxent {provider} resident, {step}", per_s=chains * steps / (time.perf_counter() - start),
+                        path=res.params["evaluation"]))
+    if spec.sequential and provider == "cuda":
         out.append(dict(row, method="pytorch on the GPU", per_s=reference.torch_sampler(
             networks.phi_net(net), x0, model.scale(spec.units), 400.0, chains, steps, 1, "cuda")))
     shape = (4, spec.length) if spec.layout == "NCL" else (spec.length, 4)
     out.append(dict(row, method="onnxruntime forward alone (passes/s)", per_s=reference.onnxruntime_forward(
-        model._phi_model(model.positions()).SerializeToString(), shape, chains, steps)))
+        model._phi_model(model.positions()).SerializeToString(), shape, chains, steps, provider)))
     return out
 
 
@@ -168,8 +174,10 @@ def main() -> None:
     p.add_argument("--beta", type=float, default=400.0)
     p.add_argument("--out", type=Path, default=HERE / "results")
     p.add_argument("--parts", nargs="+", default=["speed", "memory"], choices=["speed", "memory"])
-    p.add_argument("--gpu", action="store_true", help="measure on the GPU instead (needs onnxruntime-gpu and a "
-                                                         "CUDA build of PyTorch); writes gpu.json and gpu.md")
+    p.add_argument("--gpu", nargs="?", const="cuda", choices=["cuda", "cpu"],
+                   help="measure the resident sampler on the GPU instead (needs onnxruntime-gpu and a CUDA build of "
+                        "PyTorch; writes gpu.json and gpu.md); '--gpu cpu' runs the same on the CPU provider "
+                        "(gpu-cpu.json, gpu-cpu.md)")
     p.add_argument("--one", nargs=3, metavar=("METHOD", "NETWORK", "THREADS"), help=argparse.SUPPRESS)
     p.add_argument("--memory", type=int, help=argparse.SUPPRESS)
     args = p.parse_args()
@@ -177,15 +185,17 @@ def main() -> None:
     if args.gpu:
         import seqmaxent as sm
 
-        if "CUDAExecutionProvider" not in sm.runtime.providers():
+        if args.gpu == "cuda" and "CUDAExecutionProvider" not in sm.runtime.providers():
             raise SystemExit("no CUDA provider: install onnxruntime-gpu on a machine with a GPU")
-        rows = [r for network in ("ctcf", "basset") for chains in GPU_CHAINS for r in gpu_measure(network, chains, cache)]
+        rows = [r for network in ("ctcf", "basset") for chains in GPU_CHAINS[args.gpu]
+                for r in gpu_measure(network, chains, cache, args.gpu)]
         args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "gpu.json").write_text(json.dumps(rows, indent=1))
-        lines = [f"{rows[0]['device']}, fp32, random weights.", "", "| network | chains | method | per second |",
-                 "| --- | ---: | --- | ---: |"]
+        name = "gpu" if args.gpu == "cuda" else "gpu-cpu"
+        (args.out / f"{name}.json").write_text(json.dumps(rows, indent=1))
+        lines = [f"{rows[0]['device']}, fp32, random weights; proposals/s unless said.", "",
+                 "| network | chains | method | per second |", "| --- | ---: | --- | ---: |"]
         lines += [f"| {r['network']} | {r['chains']:,} | {r['method']} | {r['per_s']:,.0f} |" for r in rows]
-        (args.out / "gpu.md").write_text("\n".join(lines) + "\n")
+        (args.out / f"{name}.md").write_text("\n".join(lines) + "\n")
         print("\n".join(lines))
         return
     if args.memory:

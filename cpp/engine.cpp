@@ -29,7 +29,8 @@ Engine::Engine(Plan plan, Provider provider, int threads, bool incremental, bool
   if (resident_ && plan_.step_model.empty()) throw std::invalid_argument("the plan has no step model for the resident path");
   for (int t = 0; resident_ && t < threads_; ++t)
     resident_sessions_.push_back({make_session(plan_.step_model, provider), make_session(plan_.codes_model, provider),
-                                  make_session(plan_.copy_model, provider)});
+                                  make_session(plan_.copy_model, provider),
+                                  plan_.init_model.empty() ? Ort::Session(nullptr) : make_session(plan_.init_model, provider)});
   if (incremental_) graph_ = prepare_graph(plan_);
   if (incremental_ && plan_.tail_model.empty()) return;
   const std::string& model = incremental_ ? plan_.tail_model : plan_.phi_model;
@@ -40,7 +41,9 @@ Engine::~Engine() = default;
 
 std::string Engine::path() const {
   const char* where = provider_ == Provider::cuda ? "on the GPU" : "in ONNX Runtime's memory";
-  if (resident_) return std::string("resident: the chains' state stays ") + where + "; each step is one run of the step model";
+  if (resident_)
+    return std::string("resident: the chains' state stays ") + where + "; each step is one run of the step model" +
+           (plan_.step_path.empty() ? "" : " (" + plan_.step_path + ")");
   if (provider_ == Provider::cuda) return "full: ONNX Runtime on the GPU evaluates every proposal";
   if (!incremental_) return "full: ONNX Runtime evaluates every proposal";
   return graph_path(plan_, *graph_);

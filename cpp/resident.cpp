@@ -1,6 +1,8 @@
 #include "resident.hpp"
 
 #include <algorithm>
+#include <stdexcept>
+#include <string>
 
 namespace seqmaxent {
 
@@ -37,11 +39,25 @@ ResidentBlock::ResidentBlock(ResidentSessions& sessions, Provider provider, int 
       weights_(weights.begin(), weights.end()),
       d_host_(n),
       accepted_(n),
-      codes_(size_t(n) * length) {
-  for (int k = 0; k < 2; ++k) {
-    x_[k] = device(x_shape_);
-    d_[k] = device(d_shape_);
+      codes_(size_t(n) * length),
+      binding_(sessions.step) {
+  Ort::AllocatorWithDefaultOptions names;
+  std::vector<std::string> outputs;
+  for (size_t i = 0; i < s_.step.GetOutputCount(); ++i) outputs.push_back(s_.step.GetOutputNameAllocated(i, names).get());
+  for (size_t i = 0; i < s_.step.GetInputCount(); ++i) {
+    const std::string name = s_.step.GetInputNameAllocated(i, names).get();
+    if (std::find(outputs.begin(), outputs.end(), name + "_next") == outputs.end()) continue;
+    std::vector<int64_t> shape = s_.step.GetInputTypeInfo(i).GetTensorTypeAndShapeInfo().GetShape();
+    if (name == "x") shape = x_shape_;
+    else if (name == "d") shape = d_shape_;
+    else if (shape.empty() || std::any_of(shape.begin() + 1, shape.end(), [](int64_t s) { return s <= 0; }))
+      throw std::invalid_argument("the step model's state " + name + " has no fixed per-chain shape");
+    shape[0] = n;
+    state_names_.push_back(name);
+    state_.push_back(device(shape));
   }
+  if (state_names_.size() < 2 || state_names_[0] != "x" || state_names_[1] != "d")
+    throw std::invalid_argument("the step model must take the state x, then d");
   phi0_ = device(phi_shape_);
   const std::vector<int64_t> p_shape{P_}, w_shape{kBases};
   host_.push_back(host_tensor(cpu_, scale_.data(), p_shape));
@@ -52,20 +68,19 @@ ResidentBlock::ResidentBlock(ResidentSessions& sessions, Provider provider, int 
   host_.push_back(host_tensor(cpu_, draws_.logu.data(), d_shape_));
   host_.push_back(host_tensor(cpu_, d_host_.data(), d_shape_));
   host_.push_back(host_tensor(cpu_, reinterpret_cast<bool*>(accepted_.data()), d_shape_));
-  for (int from = 0; from < 2; ++from) bind(from);
+  for (size_t k = 0; k < state_.size(); ++k) {  // in place: the step's ScatterND skips its copy
+    binding_.BindInput(state_names_[k].c_str(), state_[k]);
+    binding_.BindOutput((state_names_[k] + "_next").c_str(), state_[k]);
+  }
+  binding_.BindInput("phi0", phi0_);
+  const char* inputs[] = {"s", "w", "beta", "pos", "shift", "logu"};
+  for (int k = 0; k < 6; ++k) binding_.BindInput(inputs[k], host_[k]);
+  binding_.BindOutput("d_copy", host_[6]);
+  binding_.BindOutput("accepted", host_[7]);
 }
 
-void ResidentBlock::bind(int from) {
-  Ort::IoBinding& b = bindings_.emplace_back(s_.step);
-  b.BindInput("x", x_[from]);
-  b.BindInput("d", d_[from]);
-  b.BindInput("phi0", phi0_);
-  const char* inputs[] = {"s", "w", "beta", "pos", "shift", "logu"};
-  for (int k = 0; k < 6; ++k) b.BindInput(inputs[k], host_[k]);
-  b.BindOutput("x_next", x_[1 - from]);
-  b.BindOutput("d_next", d_[1 - from]);
-  b.BindOutput("d_copy", host_[6]);
-  b.BindOutput("accepted", host_[7]);
+Ort::Value& ResidentBlock::state(const std::string& name) {
+  return state_[std::find(state_names_.begin(), state_names_.end(), name) - state_names_.begin()];
 }
 
 Ort::Value ResidentBlock::device(const std::vector<int64_t>& shape) {
@@ -85,17 +100,22 @@ void ResidentBlock::reset(const uint8_t* codes, const float* phi0, const double*
   std::vector<float> x(size_t(n_) * L_ * kBases, 0.f);
   for (size_t i = 0; i < size_t(n_) * L_; ++i)
     if (codes[i] != kUnknown) x[i * kBases + codes[i]] = 1.f;
-  cur_ = 0;
-  upload(x.data(), x_shape_, x_[cur_]);
+  upload(x.data(), x_shape_, state("x"));
   for (int i = 0; i < n_; ++i) d_host_[i] = float(d[i]);
-  upload(d_host_.data(), d_shape_, d_[cur_]);
+  upload(d_host_.data(), d_shape_, state("d"));
   upload(phi0, phi_shape_, phi0_);
+  if (!s_.init) return;
+  Ort::IoBinding binding(s_.init);  // the caches from the whole network on x
+  binding.BindInput("x", state("x"));
+  for (size_t k = 2; k < state_.size(); ++k) binding.BindOutput(state_names_[k].c_str(), state_[k]);
+  binding.BindOutput("phi", cpu_);
+  s_.init.Run(Ort::RunOptions{}, binding);
+  binding.SynchronizeOutputs();
 }
 
 void ResidentBlock::step(double* d, uint8_t* accepted) {
-  s_.step.Run(Ort::RunOptions{}, bindings_[cur_]);
-  bindings_[cur_].SynchronizeOutputs();
-  cur_ = 1 - cur_;
+  s_.step.Run(Ort::RunOptions{}, binding_);
+  binding_.SynchronizeOutputs();
   for (int i = 0; i < n_; ++i) {
     d[i] = d_host_[i];
     accepted[i] = accepted_[i];
@@ -106,7 +126,7 @@ void ResidentBlock::codes(uint8_t* out) {
   const std::vector<int64_t> shape{n_, L_};
   Ort::Value codes = host_tensor(cpu_, codes_.data(), shape);
   Ort::IoBinding binding(s_.codes);
-  binding.BindInput("x", x_[cur_]);
+  binding.BindInput("x", state("x"));
   binding.BindOutput("codes", codes);
   s_.codes.Run(Ort::RunOptions{}, binding);
   binding.SynchronizeOutputs();

@@ -2,6 +2,9 @@
 // the CUDA provider) and each Metropolis step is one run of the step model (see
 // python/seqmaxent/resident.py), bound with IOBinding. Per step only the random draws and betas
 // go in and the distances and accept flags come back; base codes come back when a sample is kept.
+// The state is the one-hot x, d, and the caches of an incremental step (python/seqmaxent/windows.py):
+// every step-model input S with an output S_next. Each is one buffer bound as both: the step
+// rewrites it by a ScatterND from itself, which ONNX Runtime does in place.
 #pragma once
 
 #include <array>
@@ -13,9 +16,10 @@
 
 namespace seqmaxent {
 
-// The sessions a resident block runs: the step, codes and copy models of Plan::resident.
+// The sessions a resident block runs: the step, codes, copy and init models of the plan (init: a
+// null session when the step keeps no caches).
 struct ResidentSessions {
-  Ort::Session step, codes, copy;
+  Ort::Session step, codes, copy, init;
 };
 
 class ResidentBlock {
@@ -23,7 +27,8 @@ class ResidentBlock {
   // n chains of sequences of `length`; scale s (P) and base weights w (4) as in the sampler.
   ResidentBlock(ResidentSessions& sessions, Provider provider, int n, int length, int phi_dim,
                 const std::vector<float>& scale, const std::array<float, kBases>& weights);
-  // Start every chain at its codes (n x L) with distances d (n) from Phi of its input (n x P).
+  // Start every chain at its codes (n x L) with distances d (n) from Phi of its input (n x P), and
+  // fill the caches from the codes.
   void reset(const uint8_t* codes, const float* phi0, const double* d);
   // The next step's draws and betas, one per chain, filled by the caller before step().
   struct Draws {
@@ -40,21 +45,21 @@ class ResidentBlock {
  private:
   Ort::Value device(const std::vector<int64_t>& shape);
   void upload(const float* host, const std::vector<int64_t>& shape, Ort::Value& to);
-  void bind(int from);
+  Ort::Value& state(const std::string& name);
 
   ResidentSessions& s_;
   int n_, L_, P_;
   Ort::MemoryInfo cpu_, dev_;
   Ort::Allocator allocator_;
   std::vector<int64_t> x_shape_, d_shape_, phi_shape_;
-  Ort::Value x_[2]{Ort::Value(nullptr), Ort::Value(nullptr)}, d_[2]{Ort::Value(nullptr), Ort::Value(nullptr)};
+  std::vector<std::string> state_names_;  // x, d, then the caches
+  std::vector<Ort::Value> state_;         // one device buffer each
   Ort::Value phi0_{nullptr};
-  int cur_ = 0;
   Draws draws_;
   std::vector<float> scale_, weights_, d_host_;
   std::vector<uint8_t> accepted_, codes_;
   std::vector<Ort::Value> host_;  // tensors over the host buffers, made once
-  std::vector<Ort::IoBinding> bindings_;  // the step from state 0 to 1, and from 1 to 0
+  Ort::IoBinding binding_;        // the step, state bound in place
 };
 
 }  // namespace seqmaxent

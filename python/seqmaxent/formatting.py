@@ -14,3 +14,11 @@ def position_runs(positions: Iterable[int] | None) -> str:
         else:
             out.append([p])
     return ", ".join(f"{r[0]}-{r[-1]}" if len(r) > 1 else str(r[0]) for r in out) or "none"
+
+
+def si(value: float) -> str:
+    """A count with an SI prefix and 3 significant digits: '1.29 M', '168 k', '12'."""
+    for factor, prefix in ((1e12, " T"), (1e9, " G"), (1e6, " M"), (1e3, " k")):
+        if abs(value) >= factor:
+            return f"{value / factor:.3g}{prefix}"
+    return f"{value:.3g}"

@@ -1,5 +1,6 @@
 """ONNX graph helpers: loading, constants, cutting a graph at a tensor, the shapes of its
-tensors, and following where the entries of a tensor go through ops that only move them.
+tensors, following where the entries of a tensor go through ops that only move them, and writing
+new graphs node by node.
 
 Moves are tracked with an *index array*: an integer array of a tensor's per-sequence shape whose
 entries say which entry of some source each element holds. Reshape, Transpose, Slice, Gather and
@@ -95,6 +96,38 @@ class Graph:
     def only_consumer(self, name: str) -> onnx.NodeProto | None:
         users = self.consumers.get(name, [])
         return users[0] if len(users) == 1 and name not in self.outputs else None
+
+
+class Builder:
+    """Writes a graph node by node: each node's output is named prefix + its name, and constants
+    become initializers (one per distinct value)."""
+
+    def __init__(self, prefix: str):
+        self.prefix = prefix
+        self.nodes: list[onnx.NodeProto] = []
+        self.inits: dict[str, np.ndarray] = {}
+        self._named: dict[tuple, str] = {}
+
+    def __call__(self, op: str, inputs: list[str], output: str, **attrs) -> str:
+        name = self.prefix + output
+        self.nodes.append(helper.make_node(op, inputs, [name], name=name, **attrs))
+        return name
+
+    def out(self, op: str, inputs: list[str], name: str, **attrs) -> str:
+        """A node writing the graph output `name`."""
+        self.nodes.append(helper.make_node(op, inputs, [name], name=self.prefix + "out/" + name, **attrs))
+        return name
+
+    def const(self, value: np.ndarray | float | int, name: str = "c") -> str:
+        value = np.asarray(value)
+        key = (value.dtype.str, value.shape, value.tobytes())
+        if key not in self._named:
+            self._named[key] = f"{self.prefix}{name}_{len(self._named)}"
+            self.inits[self._named[key]] = value
+        return self._named[key]
+
+    def initializers(self) -> list[onnx.TensorProto]:
+        return [numpy_helper.from_array(v, k) for k, v in self.inits.items()]
 
 
 def attr(node: onnx.NodeProto, name: str, default=None):

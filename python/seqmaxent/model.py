@@ -21,8 +21,10 @@ import numpy as np
 import onnx
 from onnx import helper
 
-from . import _core, bundled, graph, heads, incremental, layouts, runtime
+from . import _core, bundled, graph, heads, layouts, runtime
 from .errors import ModelError
+from .formatting import si
+from .incremental import Edge, Node, Step, extract
 from .sequences import DEFAULT_ALPHABET, check_alphabet, onehot
 
 Units = Union[int, tuple[int], tuple[int, int], None]
@@ -320,15 +322,17 @@ class Model:
         """The model's length, or 100 bp for a fully convolutional model (for checks and plans)."""
         return self.length if self.length is not None else 100
 
-    def plan(self, length: int, positions: Positions = None, resident: bool = False) -> _core.Plan:
+    def plan(self, length: int, positions: Positions = None, resident: bool = False, incremental: bool = True) -> _core.Plan:
         """The core's description of this network for sequences of `length` bases (with the
-        models of the resident path, :mod:`seqmaxent.resident`, if asked)."""
+        models of the resident path, :mod:`seqmaxent.resident`, if asked: its step evaluates only
+        the windows a change reaches, :mod:`seqmaxent.windows`, where the core's graph reaches Phi
+        and `incremental`)."""
         where = self.positions(positions)
-        key = (length, where, resident)
+        key = (length, where, resident, resident and incremental)
         if key not in self._plans:
             phi_model = self._phi_model(where)
             phi_dim = self._phi_size(where)
-            parts = incremental.extract(phi_model, self.layout, length)
+            parts = extract(phi_model, self.layout, length)
             pos, base = layouts.strides(self.layout, length)
             common = dict(length=length, phi_dim=phi_dim, input_shape=list(layouts.item_shape(self.layout, length)),
                           position_stride=pos, base_stride=base, phi_model=phi_model.SerializeToString())
@@ -337,14 +341,28 @@ class Model:
                               phi_index=parts.phi_index, tail_model=parts.tail, tail_index=parts.tail_index,
                               tail_shape=list(parts.tail_shape))
             if resident:
-                from . import resident as step
-
-                floats = sum(int(np.prod(s)) for s in self._shapes.values()) + 2 * (4 * length + phi_dim)
-                common.update(step_model=step.step_model(phi_model, self.layout).SerializeToString(),
-                              codes_model=step.codes_model().SerializeToString(),
-                              copy_model=step.copy_model().SerializeToString(), resident_chain_bytes=4 * floats)
+                common.update(self._resident(phi_model, parts if incremental and parts and not parts.tail else None, length,
+                                             phi_dim))
             self._plans[key] = _core.Plan(**common)
         return self._plans[key]
+
+    def _resident(self, phi_model, parts, length: int, phi_dim: int) -> dict:
+        """The resident path's models and its memory per chain (bytes)."""
+        from . import resident as step
+        from . import windows
+
+        models = dict(codes_model=step.codes_model().SerializeToString(), copy_model=step.copy_model().SerializeToString(),
+                      step_model=step.step_model(phi_model, self.layout, parts, length).SerializeToString())
+        state = 2 * (4 * length + phi_dim)
+        if parts is None:
+            return dict(models, resident_chain_bytes=4 * (state + sum(int(np.prod(s)) for s in self._shapes.values())))
+        rows = windows.plan(parts, length)
+        cached = sum(r.cached for r in rows[1:])
+        path = (f"incremental: {cached} of {len(rows) - 1} nodes kept and updated in windows; "
+                f"{si(windows.flops(parts, rows))} FLOPs per proposal, against {si(windows.flops(parts, windows.whole(rows)))} "
+                "for the whole network")
+        return dict(models, init_model=step.init_model(parts, length).SerializeToString(), step_path=path,
+                    resident_chain_bytes=4 * (state + windows.cache_floats(parts, rows)))
 
     def engine(self, length: int, provider: str, threads: int, incremental: bool, positions: Positions = None,
                resident: bool = False) -> _core.Engine:
@@ -352,7 +370,8 @@ class Model:
         key = (length, provider, threads, incremental, self.positions(positions), resident)
         if key not in self._engines:
             runtime.ensure_loaded()
-            engine = _core.Engine(self.plan(length, positions, resident), provider, threads, incremental, resident)
+            engine = _core.Engine(self.plan(length, positions, resident, incremental), provider, threads, incremental,
+                                  resident)
             if engine.incremental:
                 engine = self._checked(engine, length, provider, threads, positions)
             self._engines[key] = engine
@@ -380,15 +399,15 @@ class Model:
         self.plan(length or self._default_length(), positions).save(self.scale(units, positions), str(folder))
 
 
-def _core_step(step: incremental.Step) -> _core.Step:
+def _core_step(step: Step) -> _core.Step:
     return _core.Step(step.kind, step.alpha, step.scale, step.shift)
 
 
-def _core_edge(e: incremental.Edge) -> _core.Edge:
+def _core_edge(e: Edge) -> _core.Edge:
     return _core.Edge(e.node, e.offset, e.length, [_core_step(s) for s in e.steps])
 
 
-def _core_node(n: incremental.Node) -> _core.Node:
+def _core_node(n: Node) -> _core.Node:
     return _core.Node(n.kind, [_core_edge(e) for e in n.inputs], n.channels, n.length, n.width, n.stride, n.dilation,
                       n.pad_left, n.count_include_pad, n.weight, n.bias, n.label)
 

@@ -193,8 +193,9 @@ def sample(
     (which keeps the ladder as given). `incremental` lets the core update only what a
     mutation reaches; `refresh` is the number of steps between exact recomputations of that state.
     `resident` (default: on the CUDA provider) keeps the chains' state where ONNX Runtime runs the
-    network, each step one run of a step graph (:mod:`seqmaxent.resident`); on the CPU provider it
-    tests that path. It makes Metropolis moves only.
+    network, each step one run of a step graph (:mod:`seqmaxent.resident`); with `incremental`
+    that graph evaluates only the windows a mutation reaches where it can (:mod:`seqmaxent.windows`).
+    On the CPU provider it tests that path. It makes Metropolis moves only.
     Random streams are keyed by (seed, input index, chain); `first_input` is the index of the first
     sequence within a larger set, so a set sampled in batches gives the same samples as in one call.
     N in an input is an error, or with ``on_n="freeze"`` a position that stays N (an all-zero
