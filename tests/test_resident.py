@@ -187,10 +187,12 @@ def test_resident_errors():
 
 @pytest.mark.gpu
 @pytest.mark.skipif(not has_cuda(), reason="needs a GPU and onnxruntime-gpu (pip install onnxruntime-gpu)")
-def test_gpu_samples_the_exact_distribution(tiny):
+@pytest.mark.parametrize("incremental", [True, False], ids=STEP.get)
+def test_gpu_samples_the_exact_distribution(tiny, incremental):
     beta = test_exact.relative_beta(tiny, (1, 0), 3.0)
-    (res,) = test_exact.run(tiny, beta, 0.6, (1, 0), "metropolis", "metropolis", provider="cuda")
-    assert res.params["evaluation"].startswith("resident") and "GPU" in res.params["evaluation"]
+    (res,) = test_exact.run(tiny, beta, 0.6, (1, 0), "metropolis", "metropolis", provider="cuda", incremental=incremental)
+    evaluation = res.params["evaluation"]
+    assert evaluation.startswith("resident") and "GPU" in evaluation and ("in windows" in evaluation) == incremental
     assert test_exact.assert_exact(tiny, res, 0.6, (1, 0), test_exact.N_SAMPLES // 3)
 
 

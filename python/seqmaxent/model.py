@@ -21,9 +21,8 @@ import numpy as np
 import onnx
 from onnx import helper
 
-from . import _core, bundled, graph, heads, layouts, runtime
+from . import _core, bundled, graph, heads, layouts, runtime, windows
 from .errors import ModelError
-from .formatting import si
 from .incremental import Edge, Node, Step, extract
 from .sequences import DEFAULT_ALPHABET, check_alphabet, onehot
 
@@ -48,6 +47,7 @@ class ModelInfo:
     output_activation: str | None
     positions: int | None  # output positions of a per-position head
     evaluation: str  # which path the sampler takes
+    gpu: str  # what a step of the resident path (provider="cuda") computes
     nodes: list[dict]  # how the core evaluates each node
     kernels: str  # the instruction-set level of the core's kernels
 
@@ -68,6 +68,7 @@ class ModelInfo:
             f"explained   {self.head!r}: {explained}",
             f"Phi         {self.phi!r}, {phi}",
             f"evaluation  {self.evaluation}",
+            f"on a GPU    {self.gpu}",
             f"kernels     {self.kernels}",
         ]
         if self.nodes:
@@ -176,8 +177,12 @@ class Model:
         try:
             engine = self.engine(length, "cpu", 1, True, positions)
             evaluation, nodes = engine.path, engine.nodes
+            parts = extract(self._phi_model(self.positions(positions)), self.layout, length)
+            gpu = "resident, " + (windows.describe(parts, windows.plan(parts, length)) if parts and not parts.tail
+                                  else "the whole network per step")
         except ValueError as e:  # positions must be chosen first
             evaluation, nodes = f"decided once positions are chosen (--positions; {e})", []
+            gpu = "decided once positions are chosen"
         outputs = {}
         for name, found in self.heads.items():
             shape = "(N, " + ", ".join(map(str, self._shapes.get(name, ()))) + ")"
@@ -189,7 +194,7 @@ class Model:
             phi_dim=self.phi_size(positions) if positions is not None or not per_position or self.n_positions == 1
             else None,
             units=self.n_outputs, output_activation=None if self.head is None else self.head.activation,
-            positions=self.n_positions if per_position else None, evaluation=evaluation, nodes=nodes,
+            positions=self.n_positions if per_position else None, evaluation=evaluation, gpu=gpu, nodes=nodes,
             kernels=runtime.kernels(),
         )
 
@@ -349,7 +354,6 @@ class Model:
     def _resident(self, phi_model, parts, length: int, phi_dim: int) -> dict:
         """The resident path's models and its memory per chain (bytes)."""
         from . import resident as step
-        from . import windows
 
         models = dict(codes_model=step.codes_model().SerializeToString(), copy_model=step.copy_model().SerializeToString(),
                       step_model=step.step_model(phi_model, self.layout, parts, length).SerializeToString())
@@ -357,12 +361,8 @@ class Model:
         if parts is None:
             return dict(models, resident_chain_bytes=4 * (state + sum(int(np.prod(s)) for s in self._shapes.values())))
         rows = windows.plan(parts, length)
-        cached = sum(r.cached for r in rows[1:])
-        path = (f"incremental: {cached} of {len(rows) - 1} nodes kept and updated in windows; "
-                f"{si(windows.flops(parts, rows))} FLOPs per proposal, against {si(windows.flops(parts, windows.whole(rows)))} "
-                "for the whole network")
-        return dict(models, init_model=step.init_model(parts, length).SerializeToString(), step_path=path,
-                    resident_chain_bytes=4 * (state + windows.cache_floats(parts, rows)))
+        return dict(models, init_model=step.init_model(parts, length).SerializeToString(),
+                    step_path=windows.describe(parts, rows), resident_chain_bytes=4 * (state + windows.cache_floats(parts, rows)))
 
     def engine(self, length: int, provider: str, threads: int, incremental: bool, positions: Positions = None,
                resident: bool = False) -> _core.Engine:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .formatting import si
 from .graph import Builder
 from .incremental import Edge, Parts, Step
 
@@ -114,9 +115,17 @@ def flops(parts: Parts, rows: list[Rows]) -> int:
     return total
 
 
+def describe(parts: Parts, rows: list[Rows]) -> str:
+    """What the incremental step computes, in words."""
+    cached = sum(r.cached for r in rows[1:])
+    return (f"incremental: {cached} of {len(rows) - 1} nodes kept and updated in windows; {si(flops(parts, rows))} FLOPs "
+            f"per proposal, against {si(flops(parts, whole(rows)))} for the whole network")
+
+
 def cache_floats(parts: Parts, rows: list[Rows]) -> int:
-    """Floats of state one chain keeps (the caches) and computes per step (the windows)."""
-    return sum((r.kept * n.channels if r.cached else 0) + 3 * r.width * n.channels for n, r in zip(parts.nodes, rows))
+    """Floats one chain needs: its caches (and a copy of one where a consumer reads all its rows)
+    and what a step computes (its windows and their inputs)."""
+    return sum((2 * r.kept * n.channels if r.cached else 0) + 3 * r.width * n.channels for n, r in zip(parts.nodes, rows))
 
 
 class Writer:
