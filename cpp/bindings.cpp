@@ -90,8 +90,8 @@ PYBIND11_MODULE(_core, m) {
                        int64_t base_stride, const py::bytes& phi_model, std::vector<Node> nodes, std::optional<Edge> output,
                        std::vector<int32_t> phi_index, const py::bytes& tail_model, std::vector<int32_t> tail_index,
                        std::vector<int64_t> tail_shape, const py::bytes& step_model, const py::bytes& codes_model,
-                       const py::bytes& copy_model, const py::bytes& init_model, const std::string& step_path,
-                       int64_t resident_chain_bytes) {
+                       const py::bytes& copy_model, const py::bytes& init_model, const py::bytes& heat_bath_model,
+                       const std::string& step_path, int64_t resident_chain_bytes) {
              Plan p;
              p.length = length, p.phi_dim = phi_dim;
              p.input.shape = std::move(input_shape);
@@ -104,7 +104,7 @@ PYBIND11_MODULE(_core, m) {
              p.tail_index = std::move(tail_index);
              p.tail_shape = std::move(tail_shape);
              p.step_model = step_model, p.codes_model = codes_model, p.copy_model = copy_model;
-             p.init_model = init_model, p.step_path = step_path;
+             p.init_model = init_model, p.heat_bath_model = heat_bath_model, p.step_path = step_path;
              p.resident_chain_bytes = resident_chain_bytes;
              p.validate();
              return p;
@@ -115,7 +115,8 @@ PYBIND11_MODULE(_core, m) {
            py::arg("tail_model") = py::bytes(), py::arg("tail_index") = std::vector<int32_t>{},
            py::arg("tail_shape") = std::vector<int64_t>{}, py::arg("step_model") = py::bytes(),
            py::arg("codes_model") = py::bytes(), py::arg("copy_model") = py::bytes(),
-           py::arg("init_model") = py::bytes(), py::arg("step_path") = "", py::arg("resident_chain_bytes") = 0)
+           py::arg("init_model") = py::bytes(), py::arg("heat_bath_model") = py::bytes(), py::arg("step_path") = "",
+           py::arg("resident_chain_bytes") = 0)
       .def_readonly("length", &Plan::length)
       .def_readonly("phi_dim", &Plan::phi_dim)
       .def_readonly("nodes", &Plan::nodes)

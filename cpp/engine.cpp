@@ -30,7 +30,9 @@ Engine::Engine(Plan plan, Provider provider, int threads, bool incremental, bool
   for (int t = 0; resident_ && t < threads_; ++t)
     resident_sessions_.push_back({make_session(plan_.step_model, provider), make_session(plan_.codes_model, provider),
                                   make_session(plan_.copy_model, provider),
-                                  plan_.init_model.empty() ? Ort::Session(nullptr) : make_session(plan_.init_model, provider)});
+                                  plan_.init_model.empty() ? Ort::Session(nullptr) : make_session(plan_.init_model, provider),
+                                  plan_.heat_bath_model.empty() ? Ort::Session(nullptr)
+                                                                : make_session(plan_.heat_bath_model, provider)});
   if (incremental_) graph_ = prepare_graph(plan_);
   if (incremental_ && plan_.tail_model.empty()) return;
   const std::string& model = incremental_ ? plan_.tail_model : plan_.phi_model;

@@ -72,10 +72,11 @@ struct Plan {
   std::string tail_model;        // ONNX bytes: node output.node (its rows, in the order tail_index) -> Phi
   std::vector<int32_t> tail_index;  // tail input element e is entry row * channels + channel of that node
   std::vector<int64_t> tail_shape;  // per-sequence shape of the tail model's input
-  // The resident path (resident.hpp): ONNX bytes of the step, codes and copy models (empty: none),
-  // of the model that fills the step's caches (empty: the step keeps none), what the step
-  // computes in words, and the bytes of device memory one chain needs (state and activations).
-  std::string step_model, codes_model, copy_model, init_model, step_path;
+  // The resident path (resident.hpp): ONNX bytes of the Metropolis step, codes and copy models
+  // (empty: none), of the model that fills the steps' caches (empty: they keep none) and of the
+  // heat-bath step (empty: none), what the steps compute in words, and the bytes of device memory
+  // one chain needs (state and activations).
+  std::string step_model, codes_model, copy_model, init_model, heat_bath_model, step_path;
   int64_t resident_chain_bytes = 0;
 
   void validate() const;

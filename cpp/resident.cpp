@@ -34,13 +34,15 @@ ResidentBlock::ResidentBlock(ResidentSessions& sessions, Provider provider, int 
       x_shape_{n, length, kBases},
       d_shape_{n},
       phi_shape_{n, phi_dim},
-      draws_{std::vector<int64_t>(n), std::vector<int64_t>(n), std::vector<float>(n), std::vector<float>(n)},
+      draws_{std::vector<int64_t>(n), std::vector<int64_t>(n), std::vector<float>(n), std::vector<float>(n),
+             std::vector<float>(n)},
       scale_(scale),
       weights_(weights.begin(), weights.end()),
       d_host_(n),
       accepted_(n),
       codes_(size_t(n) * length),
-      binding_(sessions.step) {
+      binding_(sessions.step),
+      heat_binding_(nullptr) {
   Ort::AllocatorWithDefaultOptions names;
   std::vector<std::string> outputs;
   for (size_t i = 0; i < s_.step.GetOutputCount(); ++i) outputs.push_back(s_.step.GetOutputNameAllocated(i, names).get());
@@ -60,23 +62,35 @@ ResidentBlock::ResidentBlock(ResidentSessions& sessions, Provider provider, int 
     throw std::invalid_argument("the step model must take the state x, then d");
   phi0_ = device(phi_shape_);
   const std::vector<int64_t> p_shape{P_}, w_shape{kBases};
-  host_.push_back(host_tensor(cpu_, scale_.data(), p_shape));
-  host_.push_back(host_tensor(cpu_, weights_.data(), w_shape));
-  host_.push_back(host_tensor(cpu_, draws_.beta.data(), d_shape_));
-  host_.push_back(host_tensor(cpu_, draws_.pos.data(), d_shape_));
-  host_.push_back(host_tensor(cpu_, draws_.shift.data(), d_shape_));
-  host_.push_back(host_tensor(cpu_, draws_.logu.data(), d_shape_));
-  host_.push_back(host_tensor(cpu_, d_host_.data(), d_shape_));
-  host_.push_back(host_tensor(cpu_, reinterpret_cast<bool*>(accepted_.data()), d_shape_));
-  for (size_t k = 0; k < state_.size(); ++k) {  // in place: the step's ScatterND skips its copy
-    binding_.BindInput(state_names_[k].c_str(), state_[k]);
-    binding_.BindOutput((state_names_[k] + "_next").c_str(), state_[k]);
+  host_.emplace_back("s", host_tensor(cpu_, scale_.data(), p_shape));
+  host_.emplace_back("w", host_tensor(cpu_, weights_.data(), w_shape));
+  host_.emplace_back("beta", host_tensor(cpu_, draws_.beta.data(), d_shape_));
+  host_.emplace_back("pos", host_tensor(cpu_, draws_.pos.data(), d_shape_));
+  host_.emplace_back("shift", host_tensor(cpu_, draws_.shift.data(), d_shape_));
+  host_.emplace_back("logu", host_tensor(cpu_, draws_.logu.data(), d_shape_));
+  host_.emplace_back("u", host_tensor(cpu_, draws_.u.data(), d_shape_));
+  host_.emplace_back("d_copy", host_tensor(cpu_, d_host_.data(), d_shape_));
+  host_.emplace_back("accepted", host_tensor(cpu_, reinterpret_cast<bool*>(accepted_.data()), d_shape_));
+  bind(s_.step, binding_);
+  if (s_.heat) {
+    heat_binding_ = Ort::IoBinding(s_.heat);
+    bind(s_.heat, heat_binding_);
   }
-  binding_.BindInput("phi0", phi0_);
-  const char* inputs[] = {"s", "w", "beta", "pos", "shift", "logu"};
-  for (int k = 0; k < 6; ++k) binding_.BindInput(inputs[k], host_[k]);
-  binding_.BindOutput("d_copy", host_[6]);
-  binding_.BindOutput("accepted", host_[7]);
+}
+
+void ResidentBlock::bind(Ort::Session& session, Ort::IoBinding& binding) {
+  for (size_t k = 0; k < state_.size(); ++k) {  // in place: the step's ScatterND skips its copy
+    binding.BindInput(state_names_[k].c_str(), state_[k]);
+    binding.BindOutput((state_names_[k] + "_next").c_str(), state_[k]);
+  }
+  binding.BindInput("phi0", phi0_);
+  Ort::AllocatorWithDefaultOptions names;
+  std::vector<std::string> inputs;
+  for (size_t i = 0; i < session.GetInputCount(); ++i) inputs.push_back(session.GetInputNameAllocated(i, names).get());
+  for (auto& [name, value] : host_) {
+    if (name == "d_copy" || name == "accepted") binding.BindOutput(name.c_str(), value);
+    else if (std::find(inputs.begin(), inputs.end(), name) != inputs.end()) binding.BindInput(name.c_str(), value);
+  }
 }
 
 Ort::Value& ResidentBlock::state(const std::string& name) {
@@ -113,9 +127,16 @@ void ResidentBlock::reset(const uint8_t* codes, const float* phi0, const double*
   binding.SynchronizeOutputs();
 }
 
-void ResidentBlock::step(double* d, uint8_t* accepted) {
-  s_.step.Run(Ort::RunOptions{}, binding_);
-  binding_.SynchronizeOutputs();
+void ResidentBlock::step(double* d, uint8_t* accepted) { run(s_.step, binding_, d, accepted); }
+
+void ResidentBlock::heat_bath(double* d, uint8_t* accepted) {
+  if (!s_.heat) throw std::logic_error("the plan has no heat-bath step");
+  run(s_.heat, heat_binding_, d, accepted);
+}
+
+void ResidentBlock::run(Ort::Session& session, Ort::IoBinding& binding, double* d, uint8_t* accepted) {
+  session.Run(Ort::RunOptions{}, binding);
+  binding.SynchronizeOutputs();
   for (int i = 0; i < n_; ++i) {
     d[i] = d_host_[i];
     accepted[i] = accepted_[i];

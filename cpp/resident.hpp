@@ -16,10 +16,11 @@
 
 namespace seqmaxent {
 
-// The sessions a resident block runs: the step, codes, copy and init models of the plan (init: a
-// null session when the step keeps no caches).
+// The sessions a resident block runs: the Metropolis step, codes, copy, init and heat-bath step
+// models of the plan (init: a null session when the steps keep no caches; heat: when the plan has
+// no heat-bath step).
 struct ResidentSessions {
-  Ort::Session step, codes, copy, init;
+  Ort::Session step, codes, copy, init, heat;
 };
 
 class ResidentBlock {
@@ -34,11 +35,16 @@ class ResidentBlock {
   struct Draws {
     std::vector<int64_t> pos, shift;  // the position, and the new base's shift from the old (1..3)
     std::vector<float> logu, beta;
+    std::vector<float> u;  // heat-bath: the uniform that picks one of the 4 bases
   };
   Draws& draws() { return draws_; }
   // One step: each chain proposes base (old + shift) % 4 at pos and accepts where
   // logu < -beta (d' - d) + w[new] - w[old]. d (n) is updated; accepted[i] says whether chain i moved.
   void step(double* d, uint8_t* accepted);
+  // One heat-bath step: each chain evaluates the 3 other bases at pos and keeps base b with
+  // probability proportional to exp(-beta d_b + w[b]), picked by u as the core's sampler does;
+  // accepted[i] says whether chain i changed. Needs the heat-bath session.
+  void heat_bath(double* d, uint8_t* accepted);
   // The chains' base codes (n x L).
   void codes(uint8_t* out);
 
@@ -46,6 +52,8 @@ class ResidentBlock {
   Ort::Value device(const std::vector<int64_t>& shape);
   void upload(const float* host, const std::vector<int64_t>& shape, Ort::Value& to);
   Ort::Value& state(const std::string& name);
+  void bind(Ort::Session& session, Ort::IoBinding& binding);
+  void run(Ort::Session& session, Ort::IoBinding& binding, double* d, uint8_t* accepted);
 
   ResidentSessions& s_;
   int n_, L_, P_;
@@ -58,8 +66,8 @@ class ResidentBlock {
   Draws draws_;
   std::vector<float> scale_, weights_, d_host_;
   std::vector<uint8_t> accepted_, codes_;
-  std::vector<Ort::Value> host_;  // tensors over the host buffers, made once
-  Ort::IoBinding binding_;        // the step, state bound in place
+  std::vector<std::pair<std::string, Ort::Value>> host_;  // tensors over the host buffers, made once
+  Ort::IoBinding binding_, heat_binding_;                  // the steps, state bound in place
 };
 
 }  // namespace seqmaxent

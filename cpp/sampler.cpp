@@ -172,6 +172,20 @@ struct Sampler::Block {
       if (accepted[i]) count_accepted(i);
   }
 
+  // One heat-bath update of every replica in the resident state: the same draws as heat_bath().
+  void heat_bath_resident() {
+    ResidentBlock::Draws& draw = resident->draws();
+    for (int i = 0; i < n; ++i) {
+      draw.pos[i] = site(i, uint32_t(rng[i].next() >> 32));
+      draw.u[i] = float(rng[i].uniform());
+      draw.beta[i] = float(beta(i));
+    }
+    calls += 3;
+    resident->heat_bath(d.data(), accepted.data());
+    for (int i = 0; i < n; ++i)
+      if (accepted[i]) count_accepted(i);
+  }
+
   // One heat-bath update per replica: a random site takes base b with probability proportional
   // to exp(-beta d + mu N_C) over its 4 bases. The 3 alternatives are evaluated in turn; the
   // third is kept directly when chosen, the others need one more evaluation.
@@ -311,8 +325,8 @@ void Sampler::run_phi(const uint8_t* codes, int64_t n, float* phi) {
 void Sampler::run(const uint8_t* x0, const int64_t* ids, int64_t inputs, const SamplerConfig& cfg, ChainState state,
                   const SampleOutputs& out) {
   cfg.validate(engine_.plan().phi_dim);
-  if (engine_.resident() && cfg.moves != Moves::metropolis)
-    throw std::invalid_argument("heat-bath moves need the core: the resident path makes Metropolis moves");
+  if (engine_.resident() && cfg.moves == Moves::heat_bath && engine_.plan().heat_bath_model.empty())
+    throw std::invalid_argument("the plan has no heat-bath step for the resident path");
   if (inputs < 1) throw std::invalid_argument("no input sequences");
   if (cfg.betas.size() != size_t(inputs) * cfg.rungs) throw std::invalid_argument("betas must hold one ladder per input");
   const int L = engine_.plan().length;
@@ -341,7 +355,8 @@ void Sampler::run(const uint8_t* x0, const int64_t* ids, int64_t inputs, const S
   for_blocks(replicas, engine_.block_size(replicas, R), engine_.threads(), stop_, [&](int64_t first, int n, int thread) {
     Block b(*this, first, n, thread, x0, ids, cfg, state, out);
     for (int step = 0; step < total_steps; ++step) {
-      if (b.resident) b.metropolis_resident();  // every step is a full evaluation: nothing to refresh
+      if (b.resident && cfg.moves == Moves::heat_bath) b.heat_bath_resident();  // nothing to refresh
+      else if (b.resident) b.metropolis_resident();
       else if (cfg.moves == Moves::heat_bath) b.heat_bath();
       else b.metropolis();
       if (!b.resident && cfg.refresh > 0 && (step + 1) % cfg.refresh == 0) b.set_distances(b.eval->reset(b.codes.data()));

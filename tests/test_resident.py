@@ -14,7 +14,6 @@ import seqmaxent as sm
 import test_exact
 import test_incremental
 import test_towers
-from conftest import model_path
 from seqmaxent import resident, windows
 from seqmaxent.incremental import extract
 
@@ -95,11 +94,12 @@ def _networks():
 NETWORKS = {name: rest for name, *rest in _networks()}
 
 
+@pytest.mark.parametrize("moves", ["metropolis", "heat-bath"])
 @pytest.mark.parametrize("name", list(NETWORKS))
-def test_windows_step_makes_the_whole_networks_moves(tmp_path, name):
+def test_windows_step_makes_the_whole_networks_moves(tmp_path, name, moves):
     """The windowed step against the whole network's step on the same draws, for every graph of
-    the core's tests: the same distances and decisions at every step, and
-    after 300 steps caches equal to the whole network's rows on the final sequences."""
+    the core's tests: the same distances and decisions at every step, and after 300 steps caches
+    equal to the whole network's rows on the final sequences."""
     build, layout, head, units, positions = NETWORKS[name]
     proto = build()
     onnx.save(proto, tmp_path / "net.onnx")
@@ -112,8 +112,8 @@ def test_windows_step_makes_the_whole_networks_moves(tmp_path, name):
         return
     rows = windows.plan(parts, L)
     assert any(r.cached for r in rows[1:])
-    init, step = _session(resident.init_model(parts, L)), _session(resident.step_model(phi_model, layout, parts, L))
-    whole = _session(resident.step_model(phi_model, layout))
+    init = _session(resident.init_model(parts, L))
+    step, whole = (_session(resident.step_model(phi_model, layout, p, L, moves)) for p in (parts, None))
     rng = np.random.default_rng(0)
     B = 16
     codes = rng.integers(0, 4, (B, L)).astype(np.uint8)
@@ -132,7 +132,9 @@ def test_windows_step_makes_the_whole_networks_moves(tmp_path, name):
              "beta": beta}
     accepted, flipped = 0.0, 0
     for _ in range(300):
-        draws = {"pos": rng.integers(0, L, B), "shift": rng.integers(1, 4, B), "logu": np.log(rng.random(B)).astype(np.float32)}
+        draws = {"pos": rng.integers(0, L, B)}
+        draws.update({"u": rng.random(B).astype(np.float32)} if moves == "heat-bath" else
+                     {"shift": rng.integers(1, 4, B), "logu": np.log(rng.random(B)).astype(np.float32)})
         a, b = _run(step, {**state, **fixed, **draws}), _run(whole, {"x": state["x"], "d": state["d"], **fixed, **draws})
         same = a["accepted"] == b["accepted"]  # float differences may flip a decision at the boundary
         flipped += int((~same).sum())
@@ -147,15 +149,16 @@ def test_windows_step_makes_the_whole_networks_moves(tmp_path, name):
             np.testing.assert_allclose(state[k], again[k], rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("moves", ["metropolis", "heat-bath"])
 @pytest.mark.parametrize("incremental", [True, False], ids=STEP.get)
-def test_every_state_is_rewritten_in_place(incremental):
+def test_every_state_is_rewritten_in_place(incremental, moves):
     """The core binds each state tensor S and S_next to one buffer: that is sound because S_next is
     a ScatterND from S itself (ONNX Runtime then skips its copy) and every other reader of S runs
     before it, whatever order ONNX Runtime picks (each is one of its inputs' ancestors)."""
     model = sm.Model("ctcf")
     phi_model = model._phi_model(model.positions())
     parts = extract(phi_model, model.layout, 101) if incremental else None
-    step = resident.step_model(phi_model, model.layout, parts, 101)
+    step = resident.step_model(phi_model, model.layout, parts, 101, moves)
     outputs = {o.name for o in step.graph.output}
     states = [i.name for i in step.graph.input if i.name + "_next" in outputs]
     assert states[:2] == ["x", "d"] and (len(states) > 2) == incremental
@@ -178,19 +181,39 @@ def test_every_state_is_rewritten_in_place(incremental):
         assert readers and set(readers) <= before
 
 
-def test_resident_errors():
-    model = sm.Model(model_path("gemm_softmax_ncl"))
-    seq = "ACGTACGTTTGACCAGTACGGATC"
-    with pytest.raises(ValueError, match="heat-bath moves need the core"):
-        sm.sample(model, [seq], beta=1.0, moves="heat-bath", resident=True, chains=2, steps=20, period=10)
+@pytest.mark.parametrize("incremental", [True, False], ids=STEP.get)
+@pytest.mark.parametrize("sampler", ["metropolis", "tempering"])
+def test_resident_heat_bath_samples_the_exact_distribution(tiny, incremental, sampler):
+    rel_beta, mu, units = test_exact.CASES[2]
+    beta = test_exact.relative_beta(tiny, units, rel_beta)
+    results = test_exact.run(tiny, beta, mu, units, sampler, "heat-bath", resident=True, incremental=incremental)
+    evaluation = results[0].params["evaluation"]
+    assert evaluation.startswith("resident") and ("in windows" in evaluation) == incremental
+    powered = [test_exact.assert_exact(tiny, r, mu, units, test_exact.N_SAMPLES // 3) for r in results]
+    assert powered[-1]
+
+
+@pytest.mark.parametrize("incremental", [True, False], ids=STEP.get)
+def test_a_heat_bath_chain_is_the_same_chain_on_every_path(incremental):
+    model = sm.Model("ctcf")
+    kw = dict(beta=50.0, chains=16, steps=500, period=50, burn_in=0, sampler="metropolis", moves="heat-bath",
+              max_rounds=1, seed=5)
+    core = sm.sample(model, CTCF_SEQS[:1], **kw)
+    resident = sm.sample(model, CTCF_SEQS[:1], resident=True, incremental=incremental, **kw)
+    same = (core.samples[0].reshape(16, -1, 101) == resident.samples[0].reshape(16, -1, 101)).all(axis=(1, 2))
+    assert same.sum() >= 15
+    np.testing.assert_allclose(core.acceptance, resident.acceptance, atol=0.02)
+    exact = np.linalg.norm(model.scale() * (model.phi(resident.samples[0]) - model.phi(sm.encode(CTCF_SEQS[:1]))), axis=1)
+    np.testing.assert_allclose(resident.distances[0], exact, rtol=1e-4, atol=1e-4)
 
 
 @pytest.mark.gpu
 @pytest.mark.skipif(not has_cuda(), reason="needs a GPU and onnxruntime-gpu (pip install onnxruntime-gpu)")
+@pytest.mark.parametrize("moves", ["metropolis", "heat-bath"])
 @pytest.mark.parametrize("incremental", [True, False], ids=STEP.get)
-def test_gpu_samples_the_exact_distribution(tiny, incremental):
+def test_gpu_samples_the_exact_distribution(tiny, incremental, moves):
     beta = test_exact.relative_beta(tiny, (1, 0), 3.0)
-    (res,) = test_exact.run(tiny, beta, 0.6, (1, 0), "metropolis", "metropolis", provider="cuda", incremental=incremental)
+    (res,) = test_exact.run(tiny, beta, 0.6, (1, 0), "metropolis", moves, provider="cuda", incremental=incremental)
     evaluation = res.params["evaluation"]
     assert evaluation.startswith("resident") and "GPU" in evaluation and ("in windows" in evaluation) == incremental
     assert test_exact.assert_exact(tiny, res, 0.6, (1, 0), test_exact.N_SAMPLES // 3)

@@ -352,17 +352,19 @@ class Model:
         return self._plans[key]
 
     def _resident(self, phi_model, parts, length: int, phi_dim: int) -> dict:
-        """The resident path's models and its memory per chain (bytes)."""
+        """The resident path's models and its memory per chain (bytes, enough for heat-bath steps,
+        which evaluate 3 proposals per chain)."""
         from . import resident as step
 
         models = dict(codes_model=step.codes_model().SerializeToString(), copy_model=step.copy_model().SerializeToString(),
-                      step_model=step.step_model(phi_model, self.layout, parts, length).SerializeToString())
+                      **{f"{name}_model": step.step_model(phi_model, self.layout, parts, length, moves).SerializeToString()
+                         for name, moves in (("step", "metropolis"), ("heat_bath", "heat-bath"))})
         state = 2 * (4 * length + phi_dim)
         if parts is None:
-            return dict(models, resident_chain_bytes=4 * (state + sum(int(np.prod(s)) for s in self._shapes.values())))
+            return dict(models, resident_chain_bytes=4 * (state + 3 * sum(int(np.prod(s)) for s in self._shapes.values())))
         rows = windows.plan(parts, length)
         return dict(models, init_model=step.init_model(parts, length).SerializeToString(),
-                    step_path=windows.describe(parts, rows), resident_chain_bytes=4 * (state + windows.cache_floats(parts, rows)))
+                    step_path=windows.describe(parts, rows), resident_chain_bytes=4 * (state + windows.cache_floats(parts, rows, slots=3)))
 
     def engine(self, length: int, provider: str, threads: int, incremental: bool, positions: Positions = None,
                resident: bool = False) -> _core.Engine:

@@ -195,7 +195,8 @@ def sample(
     `resident` (default: on the CUDA provider) keeps the chains' state where ONNX Runtime runs the
     network, each step one run of a step graph (:mod:`seqmaxent.resident`); with `incremental`
     that graph evaluates only the windows a mutation reaches where it can (:mod:`seqmaxent.windows`).
-    On the CPU provider it tests that path. It makes Metropolis moves only.
+    On the CPU provider it tests that path. Both `moves` run there, each chain the same chain as on
+    the core (heat-bath evaluates the 3 other bases at once).
     Random streams are keyed by (seed, input index, chain); `first_input` is the index of the first
     sequence within a larger set, so a set sampled in batches gives the same samples as in one call.
     N in an input is an error, or with ``on_n="freeze"`` a position that stays N (an all-zero

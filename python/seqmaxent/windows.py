@@ -15,6 +15,7 @@ place (ScatterND onto a tensor bound as both input and output).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -122,68 +123,106 @@ def describe(parts: Parts, rows: list[Rows]) -> str:
             f"per proposal, against {si(flops(parts, whole(rows)))} for the whole network")
 
 
-def cache_floats(parts: Parts, rows: list[Rows]) -> int:
-    """Floats one chain needs: its caches (and a copy of one where a consumer reads all its rows)
-    and what a step computes (its windows and their inputs)."""
-    return sum((2 * r.kept * n.channels if r.cached else 0) + 3 * r.width * n.channels for n, r in zip(parts.nodes, rows))
+def cache_floats(parts: Parts, rows: list[Rows], slots: int = 1) -> int:
+    """Floats one chain needs: its caches, and per proposal it evaluates (`slots`) what a step
+    computes (its windows and their inputs, a copy of a cache where a consumer reads all its rows)."""
+    return sum((r.kept * n.channels if r.cached else 0) + slots * ((r.kept * n.channels if r.cached else 0) + 3 * r.width * n.channels)
+               for n, r in zip(parts.nodes, rows))
+
+
+@dataclass(frozen=True)
+class Slots:
+    """The proposals a step evaluates (slots) and the chains they belong to: one slot per chain
+    for Metropolis, 3 for heat-bath (each alternative base). Tensors of the step graph, int64:
+    `pos` (S,) each slot's mutated position, `chain` (S, 1, 1) its chain and `slot` (S, 1, 1) its
+    own index; `chain_pos` (B,) and `chains` (B, 1, 1) the same per chain."""
+
+    pos: str
+    chain: str
+    slot: str
+    chain_pos: str
+    chains: str
+
+    @property
+    def shared(self) -> bool:
+        return self.pos == self.chain_pos
 
 
 class Writer:
     """Writes one evaluation of `parts` into a graph: each node's new rows from its producers'.
 
-    `x` is the chains' one-hot state (B, L, 4), `pos` their mutated positions (B,), `new_row`
-    (B, 1, 4) the proposed bases, one-hot, and `chain` (B, 1, 1) each chain's index. With rows from
-    :func:`whole`, nothing is mutated: pass the input as `x`, zeros as `pos`, no `new_row`."""
+    `x` is the chains' one-hot state (B, L, 4) and `new_row` (S, 1, 4) each slot's proposed base,
+    one-hot, at its position (`slots`). With rows from :func:`whole`, nothing is mutated: pass the
+    input as `x`, no `new_row` and slots whose positions are zeros."""
 
-    def __init__(self, b: Builder, parts: Parts, rows: list[Rows], x: str, pos: str, new_row: str | None,
-                 chain: str | None = None):
-        self.b, self.parts, self.rows, self.pos, self.chain = b, parts, rows, pos, chain
+    def __init__(self, b: Builder, parts: Parts, rows: list[Rows], x: str, slots: Slots, new_row: str | None):
+        self.b, self.parts, self.rows, self.slots = b, parts, rows, slots
         self.cache: dict[int, str] = {0: x} if new_row is not None else {}
         self.new: dict[int, str] = {0: new_row if new_row is not None else x}
-        self._at: dict[str, str] = {}
+        self._at: dict[tuple[str, str], str] = {}
         self._window: dict[int, str] = {}
-        self._span: dict[tuple[str, int], str] = {}
+        self._span: dict[tuple[str, int, str], str] = {}
         self._valid: dict[tuple[str, int, int], str] = {}
+        self._slot_chain: str | None = None
         for k, r in enumerate(rows[1:], 1):
             if r.cached:
                 self.cache[k] = cache_name(k)
             self.new[k] = self._node(k)
 
-    def at(self, table: np.ndarray, name: str) -> str:
-        """Entry pos of a per-position table (L,), for every chain, as a column: (B, 1)."""
-        t = self.b.const(table, name)
-        if t not in self._at:
-            tag = t[len(self.b.prefix):]
-            self._at[t] = self.b("Unsqueeze", [self.b("Gather", [t, self.pos], tag + "_at", axis=0), self.b.const(np.array([1]))],
-                                 tag + "_col")
-        return self._at[t]
+    def at(self, table: np.ndarray, name: str, where: str | None = None) -> str:
+        """Entry pos of a per-position table (L,) for every slot (or chain, where = chain_pos), as
+        a column: (S, 1)."""
+        t, where = self.b.const(table, name), where or self.slots.pos
+        if (t, where) not in self._at:
+            tag = f"{t[len(self.b.prefix):]}_at{len(self._at)}"
+            self._at[t, where] = self.b("Unsqueeze", [self.b("Gather", [t, where], tag, axis=0), self.b.const(np.array([1]))],
+                                        tag + "_col")
+        return self._at[t, where]
 
-    def span(self, origin: np.ndarray, n: int) -> str:
-        """Rows origin[pos] + 0..n-1 of every chain: (B, n) int64."""
-        key = (self.b.const(origin, "origin"), n)
+    def span(self, origin: np.ndarray, n: int, where: str | None = None) -> str:
+        """Rows origin[pos] + 0..n-1 of every slot (or chain): (S, n) int64."""
+        where = where or self.slots.pos
+        key = (self.b.const(origin, "origin"), n, where)
         if key not in self._span:
-            self._span[key] = self.b("Add", [self.at(origin, "origin"), self.b.const(np.arange(n), "iota")],
+            self._span[key] = self.b("Add", [self.at(origin, "origin", where), self.b.const(np.arange(n), "iota")],
                                      f"span{len(self._span)}")
         return self._span[key]
 
+    def pairs(self, index: str, rows: str, tag: str) -> str:
+        """GatherND/ScatterND indices (n_index, n, 2) of (index, row) pairs; `index` (n_index, 1, 1)."""
+        local = self.b("Unsqueeze", [rows, self.b.const(np.array([2]))], tag + "_prows")
+        return self.b("Concat", [self.b("Expand", [index, self.b("Shape", [local], tag + "_pshape")], tag + "_pof"), local],
+                      tag + "_pairs", axis=2)
+
+    def to_slots(self, t: str, tag: str) -> str:
+        """A per-chain tensor (B, ...) repeated for each of its slots: (S, ...)."""
+        if self.slots.shared:
+            return t
+        if self._slot_chain is None:
+            self._slot_chain = self.b("Reshape", [self.slots.chain, self.b.const(np.array([-1]))], "windows_slot_chain")
+        return self.b("Gather", [t, self._slot_chain], tag + "_slots", axis=0)
+
     def read(self, j: int, rows: str | np.ndarray, tag: str) -> str:
-        """Proposed rows of node j (absolute, within its kept rows), a (B, n) tensor or the same n
-        rows for every chain: (B, n, channels)."""
+        """Proposed rows of node j (absolute, within its kept rows), a (S, n) tensor or the same n
+        rows for every slot: (S, n, channels)."""
         r, b, c = self.rows[j], self.b, self.b.const
         fixed = isinstance(rows, np.ndarray)
         if fixed:
             local = rows - r.base
             every = np.array_equal(local, np.arange(r.kept))
             if every and r.cached:  # the cache with the window written in
-                return b("ScatterND", [self.cache[j], self.window(j), self.new[j]], tag + "_all")
+                return b("ScatterND", [self.to_slots(self.cache[j], tag), self.window(j), self.new[j]], tag + "_all")
             if every:
                 return self.new[j]
-            old = b("Gather", [self.cache.get(j, self.new[j]), c(local, "rows")], tag + "_rows", axis=1)
+            if not r.cached:
+                return b("Gather", [self.new[j], c(local, "rows")], tag + "_rows", axis=1)
+            old = self.to_slots(b("Gather", [self.cache[j], c(local, "rows")], tag + "_rows", axis=1), tag)
         else:
-            local = b("Unsqueeze", [b("Sub", [rows, c(np.int64(r.base))], tag + "_local"), c(np.array([2]))], tag + "_index")
-            old = b("GatherND", [self.cache.get(j, self.new[j]), local], tag + "_rows", batch_dims=1)
-        if not r.cached:
-            return old
+            local = b("Sub", [rows, c(np.int64(r.base))], tag + "_local")
+            if not r.cached:
+                return b("GatherND", [self.new[j], b("Unsqueeze", [local, c(np.array([2]))], tag + "_index")], tag + "_rows",
+                         batch_dims=1)
+            old = b("GatherND", [self.cache[j], self.pairs(self.slots.chain, local, tag)], tag + "_rows")
         rel = b("Sub", [c(rows[None], "rows") if fixed else rows, self.at(r.start, "start")], tag + "_rel")
         inside = b("And", [b("GreaterOrEqual", [rel, c(np.int64(0))], tag + "_ge"), b("Less", [rel, c(np.int64(r.width))], tag + "_lt")],
                    tag + "_inside")
@@ -192,12 +231,10 @@ class Writer:
         return b("Where", [b("Unsqueeze", [inside, c(np.array([2]))], tag + "_in"), new, old], tag + "_read")
 
     def window(self, k: int) -> str:
-        """The rows node k's window writes, as ScatterND indices (B, width, 2): (chain, row)."""
+        """The rows node k's window writes in each slot, as ScatterND indices (S, width, 2): (slot, row)."""
         if k not in self._window:
-            r, b, tag = self.rows[k], self.b, f"w{k}"
-            local = b("Unsqueeze", [self.span(r.start - r.base, r.width), b.const(np.array([2]))], tag + "_rows")
-            chain = b("Expand", [self.chain, b("Shape", [local], tag + "_shape")], tag + "_chain")
-            self._window[k] = b("Concat", [chain, local], tag + "_index", axis=2)
+            r = self.rows[k]
+            self._window[k] = self.pairs(self.slots.slot, self.span(r.start - r.base, r.width), f"w{k}")
         return self._window[k]
 
     def valid(self, e: Edge, origin: np.ndarray, n: int, tag: str) -> str | None:
@@ -279,14 +316,15 @@ class Writer:
         columns = np.searchsorted(used, index // C) * C + index % C
         return self.b("Gather", [t, self.b.const(columns, "units")], "phi", axis=1)
 
-    def commit(self, k: int, accept: str) -> str:
-        """Node k's cache with the accepted chains' windows written in (graph output <cache>_next);
-        `accept` (B, 1, 1) bool."""
-        r, b, tag = self.rows[k], self.b, f"c{k}"
-        local = b("Unsqueeze", [self.span(r.start - r.base, r.width), b.const(np.array([2]))], tag + "_rows")
-        old = b("GatherND", [self.cache[k], local], tag + "_old", batch_dims=1)
-        chosen = b("Where", [accept, self.new[k], old], tag + "_chosen")
-        return b.out("ScatterND", [self.cache[k], self.window(k), chosen], self.cache[k] + "_next")
+    def commit(self, k: int, choose: Callable[[str, str, str], str]) -> str:
+        """Node k's cache with each chain's chosen window written in (graph output <cache>_next):
+        choose(old, new, tag) picks it from the chain's old window (B, width, C) and its slots'
+        new ones (S, width, C)."""
+        r, b, s, tag = self.rows[k], self.b, self.slots, f"c{k}"
+        rows = self.span(r.start - r.base, r.width, s.chain_pos)
+        index = self.pairs(s.chains, rows, tag)
+        old = b("GatherND", [self.cache[k], index], tag + "_old")
+        return b.out("ScatterND", [self.cache[k], index, choose(old, self.new[k], tag)], self.cache[k] + "_next")
 
 
 def cache_name(k: int) -> str:
