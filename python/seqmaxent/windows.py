@@ -219,10 +219,14 @@ class Writer:
             old = self.to_slots(b("Gather", [self.cache[j], c(local, "rows")], tag + "_rows", axis=1), tag)
         else:
             local = b("Sub", [rows, c(np.int64(r.base))], tag + "_local")
-            if not r.cached:
-                return b("GatherND", [self.new[j], b("Unsqueeze", [local, c(np.array([2]))], tag + "_index")], tag + "_rows",
-                         batch_dims=1)
-            old = b("GatherND", [self.cache[j], self.pairs(self.slots.chain, local, tag)], tag + "_rows")
+            if not r.cached or self.slots.shared:  # a tensor with one entry per slot
+                source = self.cache[j] if r.cached else self.new[j]
+                old = b("GatherND", [source, b("Unsqueeze", [local, c(np.array([2]))], tag + "_index")], tag + "_rows",
+                        batch_dims=1)
+                if not r.cached:
+                    return old
+            else:
+                old = b("GatherND", [self.cache[j], self.pairs(self.slots.chain, local, tag)], tag + "_rows")
         rel = b("Sub", [c(rows[None], "rows") if fixed else rows, self.at(r.start, "start")], tag + "_rel")
         inside = b("And", [b("GreaterOrEqual", [rel, c(np.int64(0))], tag + "_ge"), b("Less", [rel, c(np.int64(r.width))], tag + "_lt")],
                    tag + "_inside")
