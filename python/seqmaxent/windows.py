@@ -10,7 +10,8 @@ alone (a table per node). A consumer reads its producer's proposed rows from the
 window covers them and from the cache elsewhere. Other nodes (dense layers, global pools, nodes
 that every change covers) are recomputed whole. All chains share each window's width, so every
 node is one batched op over the block, and accepted windows are written back into the caches in
-place (ScatterND onto a tensor bound as both input and output).
+place (ScatterND onto a tensor bound as both input and output). A step may evaluate several
+proposals per chain (:class:`Slots`: heat-bath's 3 other bases), all reading the chain's caches.
 """
 
 from __future__ import annotations
