@@ -56,29 +56,12 @@ def step_model(phi_model: onnx.ModelProto, layout: str, parts: Parts | None = No
               "batch")
     chains = b("Reshape", [batch, c(np.array([-1, 1, 1]), "chain_shape")], "chains")  # (B, 1, 1): each chain's index
     index = b("Concat", [chains, pos11], "index", axis=2)  # (B, 1, 2): the mutated row of x
-    if heat:  # slot 3 i + k - 1 of chain i proposes base old + k, k = 1..3
-        triple = b("Concat", [b("Shape", ["pos"], "b3"), c(np.array([3]), "three")], "triple", axis=0)
-        repeat = lambda t, tag: b("Reshape", [b("Expand", [b("Unsqueeze", [t, c(np.array([1]))], tag + "_1"), triple],  # noqa: E731
-                                                tag + "_3"), c(np.array([-1]))], tag + "_slots")
-        slot_pos, slot_chain = repeat("pos", "pos"), repeat(batch, "chain")
-        shift = b("Reshape", [b("Expand", [c(np.array([[1, 2, 3]]), "shifts"), triple], "shift3"), c(np.array([-1, 1]))],
-                  "shift")
-        new = b("Mod", [b("Add", [b("Gather", [old, slot_chain], "old_slots", axis=0), shift], "sum"), c(np.array(4), "four")],
-                "new")  # (3B, 1)
-        slots = windows.Slots(slot_pos, b("Reshape", [slot_chain, c(np.array([-1, 1, 1]))], "slot_chain3"),
-                              b("Reshape", [b("Range", [c(np.array(0), "zero"), b("Squeeze", [b("Shape", [slot_pos], "s")], "ns"),
-                                                        c(np.array(1), "one")], "slot"), c(np.array([-1, 1, 1]))], "slots"),
-                              "pos", chains)
-    else:
-        new = b("Mod", [b("Add", [old, b("Unsqueeze", ["shift", c(np.array([1]), "axis")], "shift1")], "sum"),
-                        c(np.array(4), "four")], "new")  # (B, 1)
-        slots = windows.Slots("pos", chains, chains, "pos", chains)
-    one_hot = lambda base, tag: b("Cast", [b("Equal", [b("Unsqueeze", [base, c(np.array([2]))], tag + "11"),  # noqa: E731
-                                                       c(np.arange(4), "bases")], tag + "_is")], tag + "_row", to=TensorProto.FLOAT)
-    new_row = one_hot(new, "new")  # (S, 1, 4)
+    slots, new = _proposals(b, heat, old, batch, chains)
+    new_row = _one_hot(b, new, "new")  # (S, 1, 4)
+    of_chain = b("Reshape", [slots.chain, c(np.array([-1]))], "slot_chain") if heat else None  # (S,): each slot's chain
     state = [("x", ["B", "L", 4]), ("d", ["B"])]
     if parts is None:
-        x = b("Gather", ["x", b("Reshape", [slots.chain, c(np.array([-1]))], "slot_chain")], "x_slots", axis=0) if heat else "x"
+        x = b("Gather", ["x", of_chain], "x_slots", axis=0) if heat else "x"
         proposal = b("ScatterND", [x, b("Concat", [slots.slot, b("Unsqueeze", [slots.pos, c(np.array([1, 2]))], "slot_pos")],
                                         "slot_index", axis=2), new_row], "proposal")
         model_in = {"NLC": lambda: proposal, "NCL": lambda: b("Transpose", [proposal], "to_ncl", perm=[0, 2, 1]),
@@ -95,7 +78,7 @@ def step_model(phi_model: onnx.ModelProto, layout: str, parts: Parts | None = No
         phi = writer.phi()
         state += [(writer.cache[k], ["B", r.kept, parts.nodes[k].channels])
                   for k, r in enumerate(writer.rows) if k and r.cached]
-    phi0 = b("Gather", ["phi0", b("Reshape", [slots.chain, c(np.array([-1]))], "phi0_chain")], "phi0_slots", axis=0) if heat else "phi0"
+    phi0 = b("Gather", ["phi0", of_chain], "phi0_slots", axis=0) if heat else "phi0"
     diff = b("Mul", [b("Sub", [phi, phi0], "dphi"), "s"], "scaled")
     d_new = b("Sqrt", [b("ReduceSum", [b("Mul", [diff, diff], "squares"), c(np.array([1]), "axis")], "sum_sq",
                          keepdims=0)], "d_new")  # (S,)
@@ -104,8 +87,8 @@ def step_model(phi_model: onnx.ModelProto, layout: str, parts: Parts | None = No
     if heat:
         choice, chosen = _heat_bath(b, d_new, w_new, w_old, opset(phi_model) if parts is None else 14)
         accept = b.out("Greater", [choice, c(np.int64(0))], "accepted")
-        x_row = one_hot(b("Mod", [b("Add", [old, b("Unsqueeze", [choice, c(np.array([1]))], "choice1")], "chosen_base"),
-                                  c(np.array(4), "four")], "kept_base"), "kept")
+        x_row = _one_hot(b, b("Mod", [b("Add", [old, b("Unsqueeze", [choice, c(np.array([1]))], "choice1")], "chosen_base"),
+                                      c(np.array(4), "four")], "kept_base"), "kept")
 
         def choose(old_window: str, new_windows: str, tag: str) -> str:  # of old, alternative 1, 2, 3
             shape = b("Concat", [b("Shape", ["pos"], tag + "_b"), c(np.array([3]), "three"),
@@ -142,6 +125,36 @@ def step_model(phi_model: onnx.ModelProto, layout: str, parts: Parts | None = No
     model = _model(graph, 14, phi_model if parts is None else None)
     onnx.checker.check_model(model)
     return model
+
+
+def _one_hot(b: Builder, base: str, tag: str) -> str:
+    """Bases (n, 1) as one-hot rows (n, 1, 4)."""
+    c = b.const
+    return b("Cast", [b("Equal", [b("Unsqueeze", [base, c(np.array([2]))], tag + "11"), c(np.arange(4), "bases")], tag + "_is")],
+             tag + "_row", to=TensorProto.FLOAT)
+
+
+def _proposals(b: Builder, heat: bool, old: str, batch: str, chains: str) -> tuple[windows.Slots, str]:
+    """The proposals of a step (slots) and the base each proposes (S, 1): base old + shift for
+    Metropolis; for heat-bath, slot 3 i + k - 1 of chain i proposes base old + k, k = 1..3."""
+    c = b.const
+    if not heat:
+        new = b("Mod", [b("Add", [old, b("Unsqueeze", ["shift", c(np.array([1]))], "shift1")], "sum"), c(np.array(4), "four")],
+                "new")
+        return windows.Slots("pos", chains, chains, "pos", chains), new
+    triple = b("Concat", [b("Shape", ["pos"], "b3"), c(np.array([3]), "three")], "triple", axis=0)
+
+    def thrice(t: str, tag: str) -> str:  # (B,) -> (3B,): each entry 3 times
+        return b("Reshape", [b("Expand", [b("Unsqueeze", [t, c(np.array([1]))], tag + "_1"), triple], tag + "_3"),
+                             c(np.array([-1]))], tag + "_slots")
+
+    slot_pos, slot_chain = thrice("pos", "pos"), thrice(batch, "chain")
+    shift = b("Reshape", [b("Expand", [c(np.array([[1, 2, 3]]), "shifts"), triple], "shift3"), c(np.array([-1, 1]))], "shift")
+    new = b("Mod", [b("Add", [b("Gather", [old, slot_chain], "old_slots", axis=0), shift], "sum"), c(np.array(4), "four")], "new")
+    slot = b("Range", [c(np.array(0)), b("Squeeze", [b("Shape", [slot_pos], "s")], "ns"), c(np.array(1))], "slot")
+    column = c(np.array([-1, 1, 1]))
+    return windows.Slots(slot_pos, b("Reshape", [slot_chain, column], "slot_chain3"), b("Reshape", [slot, column], "slots"),
+                         "pos", chains), new
 
 
 def _heat_bath(b: Builder, d_new: str, w_new: str, w_old: str, version: int) -> tuple[str, str]:
