@@ -10,6 +10,13 @@ from pathlib import Path
 from .errors import SequenceError
 
 
+GZIP_ERRORS = (EOFError, gzip.BadGzipFile, zlib.error)  # what reading a truncated or corrupt gzip file raises
+
+
+def corrupt_gzip(path: str | Path, error: Exception) -> SequenceError:
+    return SequenceError(f"{path}: truncated or corrupt gzip file ({error})")
+
+
 def text_lines(path: str | Path) -> Iterator[str]:
     """The lines of a text file, gunzipped if it ends in .gz; a truncated or corrupt gzip file is
     an error naming it."""
@@ -18,8 +25,8 @@ def text_lines(path: str | Path) -> Iterator[str]:
     try:
         with opener(path, "rt") as f:
             yield from f
-    except (EOFError, gzip.BadGzipFile, zlib.error) as e:
-        raise SequenceError(f"{path}: truncated or corrupt gzip file ({e})") from None
+    except GZIP_ERRORS as e:
+        raise corrupt_gzip(path, e) from None
 
 
 def fasta_records(path: str | Path) -> Iterator[tuple[str, str]]:

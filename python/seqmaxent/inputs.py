@@ -8,7 +8,6 @@ import hashlib
 import os
 import shutil
 import sys
-import zlib
 from collections.abc import Iterable, Iterator
 from itertools import islice
 from pathlib import Path
@@ -16,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import SequenceError
-from .fasta import fasta_records, text_lines
+from .fasta import GZIP_ERRORS, corrupt_gzip, fasta_records, text_lines
 from .sequences import decode, from_onehot
 
 FASTA_SUFFIXES = {".fa", ".fasta", ".fna", ".fas"}
@@ -83,9 +82,9 @@ def indexable_genome(genome: str | Path) -> Path:
         try:
             with gzip.open(genome, "rb") as src, open(part, "wb") as dst:
                 shutil.copyfileobj(src, dst, 1 << 24)
-        except (EOFError, gzip.BadGzipFile, zlib.error) as e:
+        except GZIP_ERRORS as e:
             part.unlink(missing_ok=True)
-            raise SequenceError(f"{genome}: truncated or corrupt gzip file ({e})") from None
+            raise corrupt_gzip(genome, e) from None
         part.rename(copy)
     return copy
 

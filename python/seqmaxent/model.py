@@ -23,7 +23,7 @@ from onnx import helper
 
 from . import _core, bundled, graph, heads, layouts, runtime, windows
 from .errors import ModelError
-from .incremental import Edge, Node, Step, extract
+from .incremental import Edge, Node, Parts, Step, extract
 from .sequences import DEFAULT_ALPHABET, check_alphabet, onehot
 
 Units = Union[int, tuple[int], tuple[int, int], None]
@@ -142,6 +142,7 @@ class Model:
         self._phi_sizes: dict[tuple, int] = {}
         self._sessions: dict[object, object] = {}
         self._plans: dict[tuple, _core.Plan] = {}
+        self._parts: dict[tuple, Parts | None] = {}
         self._engines: dict[tuple, _core.Engine] = {}
         self.predict(np.zeros((2, self._default_length()), np.uint8))  # a batch of 2 runs, or a clear error
 
@@ -177,8 +178,8 @@ class Model:
         try:
             engine = self.engine(length, "cpu", 1, True, positions)
             evaluation, nodes = engine.path, engine.nodes
-            parts = extract(self._phi_model(self.positions(positions)), self.layout, length)
-            gpu = "resident, " + (windows.describe(parts, windows.plan(parts, length)) if parts and not parts.tail
+            parts = self._windowed(self._graph(length, self.positions(positions)))
+            gpu = "resident, " + (windows.describe(parts, windows.plan(parts, length)) if parts
                                   else "the whole network per step")
         except ValueError as e:  # positions must be chosen first
             evaluation, nodes = f"decided once positions are chosen (--positions; {e})", []
@@ -337,7 +338,7 @@ class Model:
         if key not in self._plans:
             phi_model = self._phi_model(where)
             phi_dim = self._phi_size(where)
-            parts = extract(phi_model, self.layout, length)
+            parts = self._graph(length, where)
             pos, base = layouts.strides(self.layout, length)
             common = dict(length=length, phi_dim=phi_dim, input_shape=list(layouts.item_shape(self.layout, length)),
                           position_stride=pos, base_stride=base, phi_model=phi_model.SerializeToString())
@@ -346,19 +347,32 @@ class Model:
                               phi_index=parts.phi_index, tail_model=parts.tail, tail_index=parts.tail_index,
                               tail_shape=list(parts.tail_shape))
             if resident:
-                common.update(self._resident(phi_model, parts if incremental and parts and not parts.tail else None, length,
-                                             phi_dim))
+                common.update(self._resident(phi_model, self._windowed(parts) if incremental else None, length, phi_dim))
             self._plans[key] = _core.Plan(**common)
         return self._plans[key]
+
+    def _graph(self, length: int, where) -> Parts | None:
+        """The core's graph of the Phi model for `where` (cached), or None."""
+        if (length, where) not in self._parts:
+            self._parts[length, where] = extract(self._phi_model(where), self.layout, length)
+        return self._parts[length, where]
+
+    @staticmethod
+    def _windowed(parts: Parts | None) -> Parts | None:
+        """The graph the resident step evaluates in windows: one that reaches Phi (no tail)."""
+        return parts if parts is not None and not parts.tail else None
 
     def _resident(self, phi_model, parts, length: int, phi_dim: int) -> dict:
         """The resident path's models and its memory per chain (bytes, enough for heat-bath steps,
         which evaluate 3 proposals per chain)."""
         from . import resident as step
 
-        models = dict(codes_model=step.codes_model().SerializeToString(), copy_model=step.copy_model().SerializeToString(),
-                      **{f"{name}_model": step.step_model(phi_model, self.layout, parts, length, moves).SerializeToString()
-                         for name, moves in (("step", "metropolis"), ("heat_bath", "heat-bath"))})
+        try:
+            models = dict(codes_model=step.codes_model().SerializeToString(), copy_model=step.copy_model().SerializeToString(),
+                          **{f"{name}_model": step.step_model(phi_model, self.layout, parts, length, moves).SerializeToString()
+                             for name, moves in (("step", "metropolis"), ("heat_bath", "heat-bath"))})
+        except ValueError as e:
+            raise ModelError(f"{self.path}: {e}") from None
         state = 2 * (4 * length + phi_dim)
         if parts is None:
             return dict(models, resident_chain_bytes=4 * (state + 3 * sum(int(np.prod(s)) for s in self._shapes.values())))
