@@ -2,12 +2,14 @@
 
 The caller's process reads the inputs, submits one task per run of inputs with a bounded number
 in flight, and writes the results in input order; workers sample with all their threads. The model
-travels once per worker (scattered by content) and is loaded once per worker process.
+travels once per worker and is loaded once per worker process. It is a task of the graph, not
+scattered data, so the scheduler can recompute it when every worker holding it dies.
 """
 
 from __future__ import annotations
 
 import tempfile
+import warnings
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -47,6 +49,10 @@ def _model(data: bytes, sha256: str, layout: str, alphabet: str, phi: str | None
     return _MODELS[key]
 
 
+def _bytes(data: bytes) -> bytes:
+    return data
+
+
 def _task(data: bytes, model_key: tuple, first: int, names: list[str], seqs: list[str], betas: list[float],
           on_n: str, source: str, options: dict) -> list[dict]:
     from dask.distributed import get_worker
@@ -66,7 +72,9 @@ def map_ordered(client, model: Model, work: Iterable[tuple[int, list[str], list[
     with at most IN_FLIGHT_PER_WORKER tasks per worker submitted at a time."""
     from .sampling import steps_at_cap
 
-    data = client.scatter(model.path.read_bytes(), broadcast=True, hash=True)
+    with warnings.catch_warnings():  # the model is in the graph once, on purpose (see the module docstring)
+        warnings.filterwarnings("ignore", message="Sending large graph", category=UserWarning)
+        data = client.submit(_bytes, model.path.read_bytes(), key=f"seqmaxent-model-{model.sha256}", pure=True)
     key = (model.sha256, model.layout, model.alphabet, model.phi_name, model.head_name)
     limit = IN_FLIGHT_PER_WORKER * max(1, len(client.scheduler_info()["workers"]))
     pending: deque = deque()
