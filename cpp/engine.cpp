@@ -31,8 +31,7 @@ Engine::Engine(Plan plan, Provider provider, int threads, bool incremental, bool
     resident_sessions_.push_back({make_session(plan_.step_model, provider), make_session(plan_.codes_model, provider),
                                   make_session(plan_.copy_model, provider),
                                   plan_.init_model.empty() ? Ort::Session(nullptr) : make_session(plan_.init_model, provider),
-                                  plan_.heat_bath_model.empty() ? Ort::Session(nullptr)
-                                                                : make_session(plan_.heat_bath_model, provider)});
+                                  Ort::Session(nullptr)});
   if (incremental_) graph_ = prepare_graph(plan_);
   if (incremental_ && plan_.tail_model.empty()) return;
   const std::string& model = incremental_ ? plan_.tail_model : plan_.phi_model;
@@ -74,8 +73,13 @@ int Engine::block_size(int64_t total_chains, int group) const {
 }
 
 std::unique_ptr<ResidentBlock> Engine::make_resident(int n, int thread, const std::vector<float>& scale,
-                                                    const std::array<float, kBases>& weights) {
+                                                    const std::array<float, kBases>& weights, bool heat_bath) {
   if (!resident_) throw std::logic_error("not a resident engine");
+  if (heat_bath && !plan_.heat_bath_model.empty()) {
+    std::lock_guard<std::mutex> lock(heat_mutex_);
+    Ort::Session& heat = resident_sessions_.at(thread).heat;
+    if (!heat) heat = make_session(plan_.heat_bath_model, provider_);
+  }
   return std::make_unique<ResidentBlock>(resident_sessions_.at(thread), provider_, n, plan_.length, plan_.phi_dim, scale,
                                          weights);
 }

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -70,9 +71,10 @@ class Engine {
   int block_size(int64_t total_chains, int group = 1) const;
   // A block of n chains for the calling thread (0 <= thread < threads()).
   std::unique_ptr<BlockEvaluator> make_block(int n, int thread);
-  // The resident state of n chains for the calling thread (resident engines only).
+  // The resident state of n chains for the calling thread (resident engines only); with
+  // `heat_bath`, bound to the heat-bath step too (its session is created on first use).
   std::unique_ptr<ResidentBlock> make_resident(int n, int thread, const std::vector<float>& scale,
-                                               const std::array<float, kBases>& weights);
+                                               const std::array<float, kBases>& weights, bool heat_bath);
 
  private:
   Plan plan_;
@@ -81,6 +83,7 @@ class Engine {
   bool incremental_, resident_;
   std::vector<Ort::Session> sessions_;  // per thread; empty on the core-only path
   std::vector<ResidentSessions> resident_sessions_;  // per thread, resident engines
+  std::mutex heat_mutex_;                            // guards creating the heat-bath sessions
   std::shared_ptr<const Graph> graph_;  // incremental path
 };
 

@@ -130,7 +130,7 @@ void ResidentBlock::reset(const uint8_t* codes, const float* phi0, const double*
 void ResidentBlock::step(double* d, uint8_t* accepted) { run(s_.step, binding_, d, accepted); }
 
 void ResidentBlock::heat_bath(double* d, uint8_t* accepted) {
-  if (!s_.heat) throw std::logic_error("the plan has no heat-bath step");
+  if (!s_.heat) throw std::logic_error("this block was made without the heat-bath step");
   run(s_.heat, heat_binding_, d, accepted);
 }
 

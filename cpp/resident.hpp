@@ -17,8 +17,8 @@
 namespace seqmaxent {
 
 // The sessions a resident block runs: the Metropolis step, codes, copy, init and heat-bath step
-// models of the plan (init: a null session when the steps keep no caches; heat: when the plan has
-// no heat-bath step).
+// models of the plan (init: a null session when the steps keep no caches; heat: null until a
+// heat-bath sampler first needs it).
 struct ResidentSessions {
   Ort::Session step, codes, copy, init, heat;
 };

@@ -111,7 +111,7 @@ struct Sampler::Block {
     if (s.engine_.resident()) {
       std::array<float, kBases> w;
       for (int b = 0; b < kBases; ++b) w[b] = float(weight(uint8_t(b)));
-      resident = s.engine_.make_resident(n, thread, cfg.scale, w);
+      resident = s.engine_.make_resident(n, thread, cfg.scale, w, cfg.moves == Moves::heat_bath);
       std::vector<float> starts(size_t(n) * P);
       for (int i = 0; i < n; ++i) std::copy_n(phi0[i], P, starts.data() + size_t(i) * P);
       resident->reset(codes.data(), starts.data(), d.data());
