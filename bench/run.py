@@ -5,7 +5,7 @@
 Each measurement runs in its own process (clean thread settings, its own peak memory). Also
 measures the peak memory of `seqmaxent sample` on growing numbers of inputs (results are
 streamed to HDF5, so it must stay flat). Writes results.json and results.md in --out (`--parts`
-reruns one part and keeps the other). Needs PyTorch (pip install 'seqmaxent[torch]').
+reruns one part and keeps the other; `--networks` reruns those networks and keeps the others). Needs PyTorch (pip install 'seqmaxent[torch]').
 """
 
 from __future__ import annotations
@@ -233,6 +233,8 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     saved = args.out / "results.json"
     results = json.loads(saved.read_text()) if saved.exists() else {}  # parts not run this time are kept
+    if "speed" in args.parts:  # networks not run this time are kept
+        rows = [r for r in results.get("speed", []) if r["network"] not in args.networks] + rows
     results.update({part: found for part, found in (("speed", rows), ("memory", memory)) if part in args.parts})
     saved.write_text(json.dumps(results, indent=1))
     rows, memory = results.get("speed", []), results.get("memory", [])

@@ -79,6 +79,13 @@ class Net:
         end = self.shapes[x][axis - 1] - right
         return self.op("Slice", [x, self.const([left], np.int64), self.const([end], np.int64), self.const([axis], np.int64)])
 
+    def pad(self, x: str, left: int, right: int, axis: int = 2, value: float = 0.0) -> str:
+        """An explicit Pad op (PyTorch's F.pad) of `left` and `right` entries along `axis`."""
+        rank = len(self.shapes[x]) + 1
+        amounts = [0] * (2 * rank)
+        amounts[axis], amounts[rank + axis] = left, right
+        return self.op("Pad", [x, self.const(amounts, np.int64), self.const(value)])
+
     def transpose(self, x: str, perm: list[int]) -> str:
         return self.op("Transpose", [x], perm=perm)
 
@@ -102,7 +109,8 @@ class Net:
             if "auto_pad" in o:
                 w = self.rng.normal(0, 1 / np.sqrt(channels * o["width"]), (o["out"], channels, *unit, o["width"]))
                 return self.op("Conv", [x, self.const(w), self.const(self.rng.normal(0, 0.3, o["out"]))],
-                               kernel_shape=spatial(o["width"], 1), auto_pad=o["auto_pad"])
+                               kernel_shape=spatial(o["width"], 1), strides=spatial(o.get("stride", 1), 1),
+                               auto_pad=o["auto_pad"])
             return self.conv(x, o["out"], o["width"], o.get("stride", 1), o.get("dilation", 1), o.get("pads", (0, 0)),
                              two_d=two_d)
         if op in ("maxpool", "avgpool"):
@@ -218,6 +226,28 @@ def keras_channels_last(length: int, seed: int = 0) -> onnx.ModelProto:
         x = net.act(net.op("Squeeze", [net.transpose(y, [0, 2, 3, 1]), net.const([1], np.int64)]))  # (N, L, C)
     phi = net.act(net.gemm(net.act(net.gemm(net.op("Flatten", [x], axis=1), 6)), 5))
     return net.finish(net.op("Softmax", [net.gemm(phi, 2)], axis=1))
+
+
+def padded(length: int, seed: int = 0) -> onnx.ModelProto:
+    """Explicit zero Pad ops in front of convs, as PyTorch exports F.pad: 'same' for an even width
+    (asymmetric), two Pads in a row before a dilated residual branch, a Pad of channels-last rows
+    between two transposes added to a conv's own padding, and a Pad before a strided SAME_UPPER
+    conv (whose padding depends on the padded length)."""
+    net = Net(seed, length)
+    x = net.act(net.conv(net.pad("x", 1, 2), 8, 4))
+    x = net.op("Add", [x, net.act(net.conv(net.pad(net.pad(x, 2, 0), 1, 3), 8, 4, dilation=2))])
+    rows = net.pad(net.transpose(x, [0, 2, 1]), 0, 1, axis=1)
+    x = net.op("Add", [x, net.act(net.conv(net.transpose(rows, [0, 2, 1]), 8, 3, pads=(1, 0)))])
+    x = net.layer(net.pad(x, 1, 0), "conv", dict(out=8, width=3, stride=2, auto_pad="SAME_UPPER"))
+    return net.finish(net.gemm(net.op("Flatten", [x], axis=1), 2))
+
+
+def padded_tail(length: int, seed: int = 0) -> onnx.ModelProto:
+    """A Pad with a nonzero value, which the core does not follow: the tail starts there."""
+    net = Net(seed, length)
+    x = net.act(net.conv("x", 8, 5, same=True))
+    x = net.conv(net.pad(x, 1, 1, value=0.5), 8, 3)
+    return net.finish(net.gemm(net.op("Flatten", [x], axis=1), 2))
 
 
 def per_position_matmul(length: int, seed: int = 0) -> onnx.ModelProto:

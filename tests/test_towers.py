@@ -1,7 +1,7 @@
 """Today's architectures on the incremental path: residual and dilated towers, cropped residual
 branches, skip sums, BatchNorm before and after the ReLU, channels-last exports, two dense layers,
-and heads applied at every position (conv of any width, MatMul over channels), each against full
-evaluation by ONNX Runtime."""
+explicit Pad ops, and heads applied at every position (conv of any width, MatMul over channels),
+each against full evaluation by ONNX Runtime."""
 
 from __future__ import annotations
 
@@ -31,6 +31,9 @@ CASES = {
                             "incremental: conv 5+relu, conv 3+relu, dense+relu, dense updated in the core"),
     "per_position_matmul": (lambda: graphs.per_position_matmul(L), 0, 0, [1, 20, 40],
                             "incremental: 3 nodes (1 add, 2 conv) updated in the core"),
+    "padded": (lambda: graphs.padded(L), 0, (1, 0), None, "incremental: 6 nodes (2 add, 4 conv) updated in the core"),
+    "padded_tail": (lambda: graphs.padded_tail(L), 0, (1, 0), None,
+                    "incremental: conv 5 updated in the core, rest of the network in ONNX Runtime"),
     "residual_tail": (lambda: graphs.residual_tail(L), 0, (1, 0), None,
                       "incremental: 3 nodes (1 add, 2 conv) updated in the core, rest of the network in ONNX Runtime"),
 }
@@ -100,12 +103,13 @@ def test_updates_match_full_evaluation(case):
         np.testing.assert_allclose(res.distances[i], expected, rtol=1e-4, atol=1e-4)  # float drift only
 
 
-@pytest.mark.parametrize("name", ["bpnet_small", "spliceai_small", "basset_small"])
+@pytest.mark.parametrize("name", ["bpnet_small", "spliceai_small", "basset_small", "padded_small"])
 def test_pytorch_exports_take_the_incremental_path(name):
-    """PyTorch (TorchScript exporter) versions of BPNet, SpliceAI and Basset run entirely in the core."""
+    """PyTorch (TorchScript exporter) versions of BPNet, SpliceAI and Basset, and a tower that pads
+    with F.pad (Pad ops with computed pads), run entirely in the core."""
     model = sm.Model(model_path(name), head="counts" if name.startswith("bpnet") else None)
     length = model.length
-    units = {"bpnet_small": None, "spliceai_small": (2, 0), "basset_small": 3}[name]
+    units = {"bpnet_small": None, "spliceai_small": (2, 0), "basset_small": 3, "padded_small": (1, 0)}[name]
     positions = 21 if name.startswith("spliceai") else None  # the centre of 41 output positions
     engine = model.engine(length, "cpu", 2, True, positions)
     assert engine.path.startswith("incremental") and "ONNX Runtime" not in engine.path

@@ -268,7 +268,7 @@ def pads(node: onnx.NodeProto, size: list[int], kernel: list[int], strides: list
     return out
 
 
-def _ints(g: Graph, node: onnx.NodeProto, index: int, name: str) -> list[int] | None:
+def ints(g: Graph, node: onnx.NodeProto, index: int, name: str) -> list[int] | None:
     """An int list given as input `index` (newer opsets) or attribute `name` (older ones)."""
     if len(node.input) > index and node.input[index]:
         v = g.const(node.input[index])
@@ -291,8 +291,8 @@ def move(g: Graph, node: onnx.NodeProto, index: np.ndarray, shapes: dict[str, tu
             return None
         return np.transpose(index, [p - 1 for p in perm[1:]])
     if op == "Slice":
-        starts, ends = _ints(g, node, 1, "starts"), _ints(g, node, 2, "ends")
-        axes, steps = _ints(g, node, 3, "axes"), _ints(g, node, 4, "steps")
+        starts, ends = ints(g, node, 1, "starts"), ints(g, node, 2, "ends")
+        axes, steps = ints(g, node, 3, "axes"), ints(g, node, 4, "steps")
         if starts is None or ends is None:
             return None
         axes = list(range(len(starts))) if axes is None else axes

@@ -4,9 +4,10 @@ Every tensor the core can compute is a :class:`Ref`: a node of the core's graph,
 steps applied to that node's rows, and an index array saying which entry of the node (row *
 channels + channel) each element of the tensor holds (:mod:`seqmaxent.graph`). Ops that move
 entries (Transpose, Reshape, Slice, Gather, Squeeze...) move the index array, elementwise ops
-add steps, and convs, pools, reductions over positions, sums of tensors and dense layers make
-nodes, so Keras-style transposes around every conv, crops of a residual branch and the flatten
-order in front of a dense layer need no special cases. A BatchNorm or constant Mul/Add right
+add steps, a zero Pad of the positions waits for the conv that reads it (as that conv's padding),
+and convs, pools, reductions over positions, sums of tensors and dense layers make nodes, so
+Keras-style transposes around every conv, crops of a residual branch, PyTorch's F.pad and the
+flatten order in front of a dense layer need no special cases. A BatchNorm or constant Mul/Add right
 after a conv or dense layer is folded into its weights; elsewhere it is an affine step.
 
 The walk follows the ONNX graph in order and stops following a tensor at an op it does not know.
@@ -22,10 +23,11 @@ import numpy as np
 import onnx
 
 from . import layouts
-from .graph import ELEMENTWISE, MOVE_OPS, Graph, attr, cut, depends_only_on, grid, linear, move, pads, tensor_shapes
+from .graph import ELEMENTWISE, MOVE_OPS, Graph, attr, cut, depends_only_on, grid, ints, linear, move, pads, tensor_shapes
 
 POOLS = {"MaxPool": "max_pool", "AveragePool": "avg_pool", "GlobalMaxPool": "max_pool", "GlobalAveragePool": "avg_pool"}
 REDUCTIONS = {"ReduceMean": "avg_pool", "ReduceMax": "max_pool"}
+READ_PADDED = {"Pad", "Conv", "Identity", "Dropout", "Cast", "Transpose"}  # ops that keep or use a pending zero Pad
 
 
 @dataclass(frozen=True)
@@ -72,12 +74,14 @@ class Node:
 class Ref:
     """An ONNX tensor the core computes: steps over node `node`, arranged as `index` says.
     `sole`: the tensor is the node's rows themselves, read by nothing else (so a following affine
-    op may be folded into the node's weights)."""
+    op may be folded into the node's weights). `pad`: zero rows a Pad op put around the rows, which
+    `index` leaves out; only a conv (into its own padding) or another Pad may read them."""
 
     node: int
     steps: tuple[Step, ...]
     index: np.ndarray
     sole: bool = False
+    pad: tuple[int, int] = (0, 0)  # zero rows before and after, from Pad ops, that the next conv reads
 
 
 @dataclass(frozen=True)
@@ -142,11 +146,15 @@ class _Walk:
         op, out = node.op_type, node.output[0]
         refs = [self.refs.get(i) for i in node.input]
         r = refs[0] if refs else None
+        if any(x is not None and x.pad != (0, 0) for x in refs) and op not in READ_PADDED:
+            raise _Unsupported(f"{op} of a padded tensor")
         if op in MOVE_OPS:
             index = None if r is None or out not in self.shapes and op != "Identity" else move(self.g, node, r.index, self.shapes)
             if index is None:
                 raise _Unsupported(op)
-            self.refs[out] = Ref(r.node, r.steps, index, r.sole and self.single(node.input[0]))
+            self.refs[out] = Ref(r.node, r.steps, index, r.sole and self.single(node.input[0]), r.pad)
+        elif op == "Pad" and r is not None:
+            self.pad(node, r)
         elif op in ELEMENTWISE and r is not None:
             self.refs[out] = Ref(r.node, r.steps + (Step(ELEMENTWISE[op], alpha=float(attr(node, "alpha", 0.01))),), r.index)
         elif op == "BatchNormalization" and r is not None:
@@ -247,6 +255,22 @@ class _Walk:
             raise _Unsupported("Add over part of the channels")
         self.add_node(Node("add", edges, C, L, label=node.name or node.op_type, tensor=node.output[0], index=index), node.output[0])
 
+    def pad(self, node: onnx.NodeProto, r: Ref) -> None:
+        """Zero rows before and after the positions, kept pending for the conv that reads them."""
+        mode = attr(node, "mode", b"constant")
+        value = self.g.const(node.input[2]) if len(node.input) > 2 and node.input[2] else attr(node, "value", 0.0)
+        amounts, axes = ints(self.g, node, 1, "pads"), ints(self.g, node, 3, "axes")
+        if mode not in (b"constant", "constant") or value is None or np.any(np.asarray(value) != 0) or amounts is None:
+            raise _Unsupported("Pad")
+        rank = r.index.ndim + 1
+        axes = list(range(rank)) if axes is None else [a % rank for a in axes]
+        ap = _rows(r.index, self.nodes[r.node].channels)[0] + 1
+        n = len(axes)
+        before, after = dict(zip(axes, amounts[:n])), dict(zip(axes, amounts[n:]))
+        if any((before[a] or after[a]) and a != ap for a in axes) or before.get(ap, 0) < 0 or after.get(ap, 0) < 0:
+            raise _Unsupported("Pad of more than positions")
+        self.refs[node.output[0]] = Ref(r.node, r.steps, r.index, pad=(r.pad[0] + before.get(ap, 0), r.pad[1] + after.get(ap, 0)))
+
     def conv(self, node: onnx.NodeProto, r: Ref) -> None:
         g, out = self.g, node.output[0]
         w = g.const(node.input[1])
@@ -256,13 +280,15 @@ class _Walk:
             raise _Unsupported("Conv")
         C = self.nodes[r.node].channels
         ap, ac, offset, L, cols = _rows(r.index, C)
+        if ap == 0 or (r.node == 0 and r.steps):
+            raise _Unsupported("Conv")
         spatial = len(S) - 1
         kernel = list(w.shape[2:])
         strides = list(attr(node, "strides", [1] * spatial))
         dilations = list(attr(node, "dilations", [1] * spatial))
-        p = pads(node, list(S[1:]), kernel, strides, dilations)
-        if ap == 0 or (r.node == 0 and r.steps):
-            raise _Unsupported("Conv")
+        size = list(S[1:])
+        size[ap - 1] += sum(r.pad)  # auto_pad sees the padded length
+        p = pads(node, size, kernel, strides, dilations)
         for a in range(1, len(S)):
             s = a - 1
             if a == ap:
@@ -273,6 +299,7 @@ class _Walk:
         if ac not in (0, None) and S[0] != 1:
             raise _Unsupported("Conv")
         s = ap - 1
+        p[s], p[s + spatial] = p[s] + r.pad[0], p[s + spatial] + r.pad[1]  # a Pad op's zeros: the conv's own padding
         k = kernel[s]
         weight = np.zeros((w.shape[0], C, k), np.float32)
         for i, c in enumerate(cols):  # place i along the channels axis holds node channel c
@@ -376,7 +403,7 @@ class _Walk:
                 continue  # its outputs stay unknown
         phi = self.model.graph.output[0].name
         r = self.refs.get(phi)
-        if r is not None and r.node != 0:
+        if r is not None and r.node != 0 and r.pad == (0, 0):
             C = self.nodes[r.node].channels
             rows = r.index.reshape(-1) // C
             offset = int(rows.min())

@@ -45,6 +45,24 @@ class MatMulAdd(nn.Module):
         return x @ self.w + self.b
 
 
+class PaddedTower(nn.Module):
+    """A dilated residual tower that pads explicitly (F.pad, ConstantPad1d) in front of each conv,
+    which the TorchScript exporter writes as Pad ops with computed pads; a mean and a linear head."""
+
+    def __init__(self, channels: int = 8, layers: int = 3):
+        super().__init__()
+        self.first = nn.Sequential(nn.ConstantPad1d((3, 4), 0.0), nn.Conv1d(4, channels, 8))  # 'same' for width 8
+        self.convs = nn.ModuleList(nn.Conv1d(channels, channels, 3, dilation=2**i) for i in range(1, layers + 1))
+        self.head = nn.Linear(channels, 2)
+
+    def forward(self, x):
+        x = torch.relu(self.first(x))
+        for conv in self.convs:
+            d = conv.dilation[0]
+            x = x + torch.relu(conv(nn.functional.pad(x, (d, d))))
+        return self.head(x.mean(-1))
+
+
 def conv_net(length: int, channels: int, width: int, hidden: int, outputs: int, **conv) -> list[nn.Module]:
     conv_layer = nn.Conv1d(4, channels, width, **conv)
     n_out = conv_layer(torch.zeros(1, 4, length)).shape[-1]
@@ -105,6 +123,12 @@ def main() -> None:
     sm.export_torch(architectures.randomize_batchnorm(spliceai).eval(), 81, HERE / "spliceai_small.onnx")
     basset = architectures.basset(length=200, channels=8, hidden=(12, 12), tasks=5, batchnorm=True)
     sm.export_torch(architectures.randomize_batchnorm(basset).eval(), 200, HERE / "basset_small.onnx")
+    padded()
+
+
+def padded() -> None:
+    torch.manual_seed(1)
+    sm.export_torch(PaddedTower().eval(), 60, HERE / "padded_small.onnx")
 
 
 if __name__ == "__main__":
