@@ -111,7 +111,7 @@ def test_npy_and_bed_inputs(tmp_path):
     ("bed", ["r.bed", "--genome", "genome.fa"], "r.bed: line 2: region chrA:10-500 is outside 0..30"),
     ("bed", ["r.bed"], "BED input needs the genome FASTA (--genome)"),
     ("ok", ["in.fa", "--units", "7"], "output unit 7 is out of range"),
-    ("ok", ["in.fa", "-o", "/nonexistent/dir/out.h5"], "cannot write the results file /nonexistent/dir/out.h5"),
+    ("ok", ["in.fa", "-o", "/nonexistent/dir/out.h5"], "cannot write the results file /nonexistent/dir/out.h5: /nonexistent/dir is not a writable folder"),
 ])
 def test_errors_are_one_line(tmp_path, monkeypatch, capsys, setup, args, message):
     monkeypatch.chdir(tmp_path)
@@ -123,9 +123,10 @@ def test_errors_are_one_line(tmp_path, monkeypatch, capsys, setup, args, message
         (tmp_path / "genome.fa").write_text(">chrA\n" + "ACGT" * 7 + "AC\n")
         (tmp_path / "r.bed").write_text("chrA\t0\t24\nchrA\t10\t500\n")
     out_args = [] if "-o" in args else ["-o", "out.h5"]
-    code, err = run_main(monkeypatch, capsys, "sample", MODEL, *args, *out_args, *FAST)
+    loud = [a for a in FAST if a != "--quiet"]  # an input found bad at the start: its error alone, no progress bar
+    code, err = run_main(monkeypatch, capsys, "sample", MODEL, *args, *out_args, *loud)
     assert code == 1 and message in err and "Traceback" not in err
-    assert len(err.strip().splitlines()) == 1
+    assert len(err.strip().splitlines()) == 1 and "sampling" not in err
 
 
 def test_existing_output_needs_resume(tmp_path, monkeypatch, capsys):
@@ -288,3 +289,12 @@ def test_truncated_gzip_inputs_are_named_errors(tmp_path, monkeypatch, capsys):
                          "-o", tmp_path / "o.h5", *FAST)
     assert code == 1 and "genome.fa.gz: truncated or corrupt gzip file" in err
     assert not list((tmp_path / "cache").rglob("*.part"))  # no half-decompressed copy left behind
+
+
+@pytest.mark.parametrize("command", ["summarize", "report", "logos", "motifs"])
+def test_a_file_that_is_not_results_is_a_named_error(tmp_path, monkeypatch, capsys, command):
+    (tmp_path / "model.onnx").write_bytes(b"\x08\x07not hdf5")  # e.g. the model given in place of the results
+    out = [] if command == "summarize" else ["-o", tmp_path / "out"]
+    code, err = run_main(monkeypatch, capsys, command, tmp_path / "model.onnx", *out)
+    assert code == 1 and f"{tmp_path / 'model.onnx'} is not a seqmaxent results file (not HDF5" in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1

@@ -209,7 +209,10 @@ def sample(model: str, input: str, output: str, force, input_alphabet, genome, b
         total = total // part[1]
     paths = [p if part is None else shard_path(p, part) for p in output_paths(output, betas[0] if len(betas) == 1 else
                                                                                betas).values()]
-    bar = tqdm(total=total, unit="step", unit_scale=True, disable=quiet, desc="sampling (steps at the round cap)")
+    # shown after a second (at once on a cluster, whose bar moves batch by batch), so that an input
+    # found bad at the start gives its error alone
+    bar = tqdm(total=total, unit="step", unit_scale=True, disable=quiet, desc="sampling (steps at the round cap)",
+               delay=0 if client is not None else 1)
     try:
         n = sample_file(m, input, output, beta=betas if len(betas) > 1 else betas[0], chains=chains, steps=steps,
                         period=period, burn_in=burn_in, max_rounds=max_rounds, genome=genome, on_n=on_n,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -108,6 +109,9 @@ def sample_file(
         if not (len(shard) == 2 and 0 <= shard[0] < shard[1]):
             raise ValueError(f"shard must be (i, n) with 0 <= i < n, not {shard!r}")
         paths = {b: shard_path(p, shard) for b, p in paths.items()}
+    for path in paths.values():  # before any sampling, not after the first batch
+        if not path.parent.is_dir() or not os.access(path.parent, os.W_OK):
+            raise OSError(f"cannot write the results file {path}: {path.parent} is not a writable folder")
     burn_in, period = resolve_lengths(settings["steps"], settings["burn_in"], settings["period"])
     common = dict(model=str(model.path), model_sha256=model.sha256, layout=model.layout, alphabet=model.alphabet,
                   phi=model.phi_name, input=str(input_path), genome=str(genome) if genome else None, on_n=on_n,

@@ -132,7 +132,12 @@ def _names(h5: h5py.File) -> list[str]:
 
 def load(path: str | Path) -> tuple[dict, list[str], h5py.File]:
     """Parameters, input names and the open HDF5 file (read-only) of a results file."""
-    h5 = h5py.File(path, "r")
+    try:
+        h5 = h5py.File(path, "r")
+    except OSError as e:  # h5py names neither the file nor what it expected
+        if not Path(path).exists():
+            raise FileNotFoundError(f"{path}: no such results file") from None
+        raise ValueError(f"{path} is not a seqmaxent results file (not HDF5: {e})") from None
     if h5.attrs.get("format") != FORMAT:
         h5.close()
         raise ValueError(f"{path} is not a seqmaxent results file")
