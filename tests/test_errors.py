@@ -52,6 +52,8 @@ def test_not_one_hot(model):
     x[0, 5] = [0.5, 0.5, 0, 0]
     with pytest.raises(sm.SequenceError, match="not one-hot at position 6"):
         run(model, x)
+    with pytest.raises(sm.SequenceError, match=r"not \(1, 24\); codes \(n, L\).*sm.decode"):
+        run(model, sm.encode([SEQ]))  # codes, not one-hot: the message says how to pass them
 
 
 def test_missing_and_corrupt_model_files(tmp_path):

@@ -75,10 +75,11 @@ def from_onehot(onehot: np.ndarray, length: int | None = None, on_n: str = "fail
     """One-hot array (n, L, 4) or (L, 4), channels in alphabet order, to codes (n, L).
     All-zero rows are N: an error unless ``on_n="freeze"``."""
     x = np.asarray(onehot)
-    if x.ndim == 2:
-        x = x[None]
-    if x.ndim != 3 or x.shape[2] != 4:
-        raise SequenceError(f"one-hot input must have shape (n, L, 4) or (L, 4), not {x.shape}")
+    if x.ndim not in (2, 3) or x.shape[-1] != 4:
+        hint = "; codes (n, L), as in Result.samples, become sequences with sm.decode(codes, model.alphabet)" \
+            if x.ndim == 2 and np.issubdtype(x.dtype, np.integer) else ""
+        raise SequenceError(f"one-hot input must have shape (n, L, 4) or (L, 4), not {x.shape}{hint}")
+    x = x[None] if x.ndim == 2 else x
     if x.shape[0] == 0:
         raise SequenceError("no input sequences")
     if length is not None and x.shape[1] != length:
