@@ -155,8 +155,6 @@ def sample(model: str, input: str, output: str, force, input_alphabet, genome, b
     """Sample the MaxEnt distribution around each sequence of INPUT (FASTA, one-hot .npy, BED with
     --genome, or - for FASTA on standard input) through MODEL (an ONNX file, or a bundled model:
     ctcf) into OUTPUT."""
-    from tqdm import tqdm
-
     from .inputs import count_records
     from .pipeline import output_paths, sample_file, shard_path
     from .sampling import resolve_lengths, steps_at_cap
@@ -209,10 +207,7 @@ def sample(model: str, input: str, output: str, force, input_alphabet, genome, b
         total = total // part[1]
     paths = [p if part is None else shard_path(p, part) for p in output_paths(output, betas[0] if len(betas) == 1 else
                                                                                betas).values()]
-    # shown after a second (at once on a cluster, whose bar moves batch by batch), so that an input
-    # found bad at the start gives its error alone
-    bar = tqdm(total=total, unit="step", unit_scale=True, disable=quiet, desc="sampling (steps at the round cap)",
-               delay=0 if client is not None else 1)
+    bar = _steps_bar(total, quiet, cluster=client is not None)
     try:
         n = sample_file(m, input, output, beta=betas if len(betas) > 1 else betas[0], chains=chains, steps=steps,
                         period=period, burn_in=burn_in, max_rounds=max_rounds, genome=genome, on_n=on_n,
@@ -334,6 +329,16 @@ def summarize(results: tuple[str, ...], output: str | None, top: int) -> None:
         click.echo(text, nl=False)
 
 
+def _steps_bar(total: int, quiet: bool = False, cluster: bool = False):
+    """The sampling progress bar, in steps of all replicas at the round cap. It shows after a second
+    (at once on a cluster, whose bar moves batch by batch), so that an input found bad at the start
+    gives its error alone."""
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="step", unit_scale=True, disable=quiet, desc="sampling (steps at the round cap)",
+                delay=0 if cluster else 1)
+
+
 def _inputs_bar(total: int, what: str):
     from tqdm import tqdm
 
@@ -451,11 +456,11 @@ def demo(outdir: str, threads: int | None) -> None:
     import time
 
     from . import bundled
+    from .inputs import count_records
+    from .motifs import warm_up
     from .pipeline import sample_file
     from .report import build
-
-    from .motifs import warm_up
-    from .sampling import default_threads
+    from .sampling import default_threads, steps_at_cap
 
     start = time.perf_counter()
     if warm_up() and threads is None:  # memelite compiles Tomtom (once per install) on one core meanwhile
@@ -465,10 +470,13 @@ def demo(outdir: str, threads: int | None) -> None:
     result = out / "ctcf.h5"
     result.unlink(missing_ok=True)
     model = Model(bundled.ctcf_model_path())
-    click.echo(f"sampling {bundled.ctcf_examples_path().name} through the bundled CTCF network...", err=True)
-    sample_file(model, bundled.ctcf_examples_path(), result, beta=50.0, mu=gc_mu(0.42), seed=0, threads=threads)
-    click.echo("writing the report...", err=True)
-    html_path = build([result], out / "report.html")
+    examples = bundled.ctcf_examples_path()
+    click.echo(f"sampling {examples.name} through the bundled CTCF network...", err=True)
+    options = dict(beta=50.0, mu=gc_mu(0.42), seed=0, threads=threads)
+    with _steps_bar(count_records(examples) * steps_at_cap([options["beta"]], options)) as bar:
+        sample_file(model, examples, result, progress=bar.update, **options)
+    with _inputs_bar(count_records(examples), "report") as bar:
+        html_path = build([result], out / "report.html", progress=bar.update)
     click.echo(f"results: {result}\nreport:  {html_path}\n({time.perf_counter() - start:.0f} s)")
 
 
