@@ -49,7 +49,8 @@ PYBIND11_MODULE(_core, m) {
              return st;
            }),
            py::arg("kind"), py::arg("alpha") = 0.f, py::arg("scale") = py::none(), py::arg("shift") = py::none(),
-           "An elementwise op: relu, leaky_relu (alpha), sigmoid, tanh, exp, or affine (per-channel scale, shift)");
+           "An elementwise op: relu, leaky_relu (alpha), sigmoid, tanh, exp, softplus, elu (alpha), erf, silu "
+           "(x sigmoid(alpha x)), gelu, mish, or affine (per-channel scale, shift)");
 
   py::class_<Edge>(m, "Edge")
       .def(py::init([](int node, int offset, int length, std::vector<Step> map) {

@@ -17,6 +17,8 @@ namespace {
 
 int round_up(int n, int m) { return (n + m - 1) / m * m; }
 int floor_div(int a, int b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+// log(1 + e^x) without overflow for large x.
+float softplus(float x) { return x > 20.f ? x : std::log1p(std::exp(x)); }
 
 class Elementwise {
  public:
@@ -52,6 +54,24 @@ class Elementwise {
           break;
         case Step::Kind::exp:
           for (int c = 0; c < n; ++c) out[c] = std::exp(out[c]);
+          break;
+        case Step::Kind::softplus:
+          for (int c = 0; c < n; ++c) out[c] = softplus(out[c]);
+          break;
+        case Step::Kind::elu:
+          for (int c = 0; c < n; ++c) out[c] = out[c] > 0.f ? out[c] : op.alpha * std::expm1(out[c]);
+          break;
+        case Step::Kind::erf:
+          for (int c = 0; c < n; ++c) out[c] = std::erf(out[c]);
+          break;
+        case Step::Kind::silu:
+          for (int c = 0; c < n; ++c) out[c] = out[c] / (1.f + std::exp(-op.alpha * out[c]));
+          break;
+        case Step::Kind::gelu:
+          for (int c = 0; c < n; ++c) out[c] = 0.5f * out[c] * (1.f + std::erf(out[c] * 0.70710678118654752f));
+          break;
+        case Step::Kind::mish:
+          for (int c = 0; c < n; ++c) out[c] = out[c] * std::tanh(softplus(out[c]));
           break;
         case Step::Kind::affine:
 #pragma omp simd

@@ -13,8 +13,10 @@ namespace fs = std::filesystem;
 namespace {
 
 const std::map<std::string, Step::Kind> kStepKinds = {
-    {"relu", Step::Kind::relu}, {"leaky_relu", Step::Kind::leaky_relu}, {"sigmoid", Step::Kind::sigmoid},
-    {"tanh", Step::Kind::tanh}, {"exp", Step::Kind::exp},               {"affine", Step::Kind::affine}};
+    {"relu", Step::Kind::relu},   {"leaky_relu", Step::Kind::leaky_relu}, {"sigmoid", Step::Kind::sigmoid},
+    {"tanh", Step::Kind::tanh},   {"exp", Step::Kind::exp},               {"softplus", Step::Kind::softplus},
+    {"elu", Step::Kind::elu},     {"erf", Step::Kind::erf},               {"silu", Step::Kind::silu},
+    {"gelu", Step::Kind::gelu},   {"mish", Step::Kind::mish},             {"affine", Step::Kind::affine}};
 const std::map<std::string, Node::Kind> kNodeKinds = {
     {"input", Node::Kind::input},       {"conv", Node::Kind::conv}, {"max_pool", Node::Kind::max_pool},
     {"avg_pool", Node::Kind::avg_pool}, {"add", Node::Kind::add},   {"dense", Node::Kind::dense}};

@@ -19,9 +19,10 @@ constexpr int kBases = 4;
 constexpr uint8_t kUnknown = 4;  // code of N: an all-zero one-hot row, never mutated
 
 // One elementwise op; affine is a per-channel scale and shift (BatchNorm, Mul/Add by constants).
+// silu x * sigmoid(alpha x), gelu x * (1 + erf(x / sqrt 2)) / 2, mish x * tanh(softplus(x)).
 struct Step {
-  enum class Kind { relu, leaky_relu, sigmoid, tanh, exp, affine } kind = Kind::relu;
-  float alpha = 0.f;                // leaky_relu slope
+  enum class Kind { relu, leaky_relu, sigmoid, tanh, exp, softplus, elu, erf, silu, gelu, mish, affine } kind = Kind::relu;
+  float alpha = 0.f;                // leaky_relu slope, elu scale, silu's beta
   std::vector<float> scale, shift;  // affine, one per channel
 };
 Step::Kind step_kind(const std::string& name);

@@ -13,19 +13,19 @@ import onnxruntime as ort
 from onnx import TensorProto, helper, numpy_helper
 
 # A layer: (op, options). Ops: conv, maxpool, avgpool, gmaxpool, gavgpool, relu, sigmoid, tanh,
-# leakyrelu, exp, softplus, batchnorm, mul, add.
+# leakyrelu, exp, softplus, softsign (which the core does not follow), batchnorm, mul, add.
 Spec = tuple[str, dict]
 
 
 class Net:
     """An ONNX graph under construction; tensors are names, with known per-sequence shapes."""
 
-    def __init__(self, seed: int, length: int, layout: str = "NCL"):
+    def __init__(self, seed: int, length: int, layout: str = "NCL", opset: int = 17):
         self.rng = np.random.default_rng(seed)
         self.nodes: list[onnx.NodeProto] = []
         self.inits: list[onnx.TensorProto] = []
         self.count = 0
-        self.layout = layout
+        self.layout, self.opset = layout, opset
         shape = {"NCL": [4, length], "NLC": [length, 4], "N1LC": [1, length, 4]}[layout]
         self.input = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", *shape])
         self.shapes = {"x": tuple(shape)}
@@ -48,7 +48,7 @@ class Net:
     def _infer(self, out: str) -> tuple[int, ...]:
         graph = helper.make_graph(self.nodes, "probe", [self.input],
                                   [helper.make_tensor_value_info(out, TensorProto.FLOAT, None)], self.inits)
-        return tuple(run(model(graph), np.zeros((1, *self.shapes["x"]), np.float32)).shape[1:])
+        return tuple(run(model(graph, self.opset), np.zeros((1, *self.shapes["x"]), np.float32)).shape[1:])
 
     def channels(self, x: str) -> int:
         return self.shapes[x][0]
@@ -128,14 +128,14 @@ class Net:
             c = self.rng.uniform(0.5, 1.5, shape) if op == "mul" else self.rng.normal(0, 0.3, shape)
             return self.op(op.capitalize(), [x, self.const(c)])
         names = {"relu": "Relu", "sigmoid": "Sigmoid", "tanh": "Tanh", "exp": "Exp", "softplus": "Softplus",
-                 "leakyrelu": "LeakyRelu"}
+                 "softsign": "Softsign", "leakyrelu": "LeakyRelu"}
         return self.act(x, names[op])
 
     def finish(self, *outputs: str) -> onnx.ModelProto:
         graph = helper.make_graph(self.nodes, "net", [self.input],
                                   [helper.make_tensor_value_info(o, TensorProto.FLOAT, ["N", *self.shapes[o]])
                                    for o in outputs], self.inits)
-        m = model(graph)
+        m = model(graph, self.opset)
         onnx.checker.check_model(m)
         return m
 
@@ -250,6 +250,36 @@ def padded_tail(length: int, seed: int = 0) -> onnx.ModelProto:
     return net.finish(net.gemm(net.op("Flatten", [x], axis=1), 2))
 
 
+def gelu(net: Net, x: str, form: str = "torchscript") -> str:
+    """Exact GELU as PyTorch's exporters write it: x * (1 + erf(x / sqrt 2)) * 0.5 (TorchScript), or
+    x * (0.5 * (1 + erf(x / sqrt 2))) (dynamo); or the Gelu op of opset 20 (form "op")."""
+    if form == "op":
+        return net.op("Gelu", [x])
+    gate = net.op("Add", [net.op("Erf", [net.op("Div", [x, net.const(np.float32(2**0.5))])]), net.const(np.float32(1))])
+    if form == "torchscript":
+        return net.op("Mul", [net.op("Mul", [x, gate]), net.const(np.float32(0.5))])
+    return net.op("Mul", [x, net.op("Mul", [net.const(np.float32(0.5)), gate])])
+
+
+def activations(length: int, seed: int = 0) -> onnx.ModelProto:
+    """Newer networks' activations as exporters write them: GELU in both exporters' forms, the
+    second on a BatchNorm of the residual stream (Basenji's pre-activation blocks); SiLU as
+    x * sigmoid(x), Enformer's GELU as x * sigmoid(1.702 x), Mish as x * tanh(softplus(x)), and
+    Elu (given alpha and ONNX's default), Softplus and Erf ops."""
+    net = Net(seed, length)
+    x = gelu(net, net.conv("x", 8, 5, same=True))
+    x = net.op("Add", [x, net.conv(gelu(net, net.batchnorm(x), "dynamo"), 8, 3, dilation=2, same=True)])
+    y = net.conv(x, 8, 3, same=True)
+    x = net.op("Add", [x, net.op("Mul", [y, net.op("Sigmoid", [y])])])
+    y = net.conv(x, 8, 3, same=True)
+    x = net.op("Add", [x, net.op("Mul", [y, net.op("Tanh", [net.act(y, "Softplus")])])])
+    y = net.conv(x, 8, 3, same=True)
+    x = net.op("Add", [x, net.op("Mul", [y, net.op("Sigmoid", [net.op("Mul", [y, net.const(np.float32(1.702))])])])])
+    x = net.act(net.op("Elu", [net.op("Elu", [net.conv(x, 8, 3, same=True)], alpha=0.7)]), "Softplus")  # alpha 1
+    x = net.act(net.conv(x, 8, 3, same=True), "Erf")
+    return net.finish(net.gemm(net.op("Flatten", [net.op("GlobalAveragePool", [x])], axis=1), 2))
+
+
 def per_position_matmul(length: int, seed: int = 0) -> onnx.ModelProto:
     """A head applied at every position as MatMul + Add over the channels of a (N, L, C) tensor."""
     net = Net(seed, length)
@@ -259,17 +289,17 @@ def per_position_matmul(length: int, seed: int = 0) -> onnx.ModelProto:
 
 
 def residual_tail(length: int, seed: int = 0) -> onnx.ModelProto:
-    """A residual tower with a Softplus the core does not follow after it: the tail."""
+    """A residual tower with a Softsign the core does not follow after it: the tail."""
     net = Net(seed, length)
     x = net.act(net.conv("x", 8, 5, same=True))
     x = net.op("Add", [x, net.act(net.conv(x, 8, 3, dilation=2, same=True))])
-    x = net.conv(net.act(x, "Softplus"), 8, 3)
+    x = net.conv(net.act(x, "Softsign"), 8, 3)
     return net.finish(net.gemm(net.op("Flatten", [x], axis=1), 2))
 
 
-def model(graph: onnx.GraphProto) -> onnx.ModelProto:
-    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    m.ir_version = 8
+def model(graph: onnx.GraphProto, opset: int = 17) -> onnx.ModelProto:
+    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    m.ir_version = 8 if opset <= 17 else 9
     return m
 
 

@@ -31,6 +31,8 @@ CASES = {
                             "incremental: conv 5+relu, conv 3+relu, dense+relu, dense updated in the core"),
     "per_position_matmul": (lambda: graphs.per_position_matmul(L), 0, 0, [1, 20, 40],
                             "incremental: 3 nodes (1 add, 2 conv) updated in the core"),
+    "activations": (lambda: graphs.activations(L), 0, (1, 0), None,
+                    "incremental: 12 nodes (4 add, 1 avg_pool, 7 conv) updated in the core"),
     "padded": (lambda: graphs.padded(L), 0, (1, 0), None, "incremental: 6 nodes (2 add, 4 conv) updated in the core"),
     "padded_tail": (lambda: graphs.padded_tail(L), 0, (1, 0), None,
                     "incremental: conv 5 updated in the core, rest of the network in ONNX Runtime"),
@@ -101,6 +103,20 @@ def test_updates_match_full_evaluation(case):
     for i in range(2):
         expected = np.linalg.norm(s * (model.phi(res.samples[i], positions) - model.phi(x0[i : i + 1], positions)), axis=1)
         np.testing.assert_allclose(res.distances[i], expected, rtol=1e-4, atol=1e-4)  # float drift only
+
+
+@pytest.mark.parametrize("form", ["torchscript", "dynamo", "op"])
+def test_an_exported_gelu_is_one_step(tmp_path, form):
+    """GELU's five exported ops (or opset 20's Gelu) become one step of the core, with no affine
+    maps left over; the step reproduces ONNX Runtime's Phi."""
+    net = graphs.Net(0, L, opset=20 if form == "op" else 17)
+    x = graphs.gelu(net, net.conv("x", 8, 5), form)
+    onnx.save(net.finish(net.gemm(net.op("Flatten", [net.conv(x, 8, 3)], axis=1), 2)), tmp_path / "gelu.onnx")
+    model = sm.Model(tmp_path / "gelu.onnx")
+    engine = model.engine(L, "cpu", 1, True)
+    assert engine.path == "incremental: conv 5+gelu, conv 3 updated in the core"
+    codes = np.random.default_rng(0).integers(0, 4, (8, L), dtype=np.uint8)
+    np.testing.assert_allclose(engine.phi(codes), model.phi(codes), rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("name", ["bpnet_small", "spliceai_small", "basset_small", "padded_small"])

@@ -22,7 +22,9 @@ from .errors import ModelError
 # Ops that only move entries (or pass them on unchanged at inference).
 MOVE_OPS = {"Identity", "Dropout", "Cast", "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Transpose", "Slice", "Gather"}
 # Ops that apply one function to every entry, in the order they are applied.
-ELEMENTWISE = {"Relu": "relu", "LeakyRelu": "leaky_relu", "Sigmoid": "sigmoid", "Tanh": "tanh", "Exp": "exp"}
+ELEMENTWISE = {"Relu": "relu", "LeakyRelu": "leaky_relu", "Sigmoid": "sigmoid", "Tanh": "tanh", "Exp": "exp",
+               "Softplus": "softplus", "Elu": "elu", "Erf": "erf", "Mish": "mish", "Gelu": "gelu"}
+ALPHA = {"LeakyRelu": 0.01, "Elu": 1.0}  # ONNX's defaults
 
 
 def load(path: str | Path) -> onnx.ModelProto:

@@ -23,7 +23,7 @@ import numpy as np
 import onnx
 
 from . import layouts
-from .graph import ELEMENTWISE, MOVE_OPS, Graph, attr, cut, depends_only_on, grid, ints, linear, move, pads, tensor_shapes
+from .graph import ALPHA, ELEMENTWISE, MOVE_OPS, Graph, attr, cut, depends_only_on, grid, ints, linear, move, pads, tensor_shapes
 
 POOLS = {"MaxPool": "max_pool", "AveragePool": "avg_pool", "GlobalMaxPool": "max_pool", "GlobalAveragePool": "avg_pool"}
 REDUCTIONS = {"ReduceMean": "avg_pool", "ReduceMax": "max_pool"}
@@ -115,6 +115,60 @@ def _rows(index: np.ndarray, channels: int, spatial_channels: bool = False) -> t
     return ra, ca, int(rows[0]), len(rows), cols
 
 
+def _same_steps(a: tuple[Step, ...], b: tuple[Step, ...]) -> bool:
+    return len(a) == len(b) and all(
+        x.kind == y.kind and x.alpha == y.alpha and all(
+            (u is None and v is None) or (u is not None and v is not None and np.array_equal(u, v))
+            for u, v in ((x.scale, y.scale), (x.shift, y.shift))) for x, y in zip(a, b))
+
+
+def _affine_is(step: Step, scale: float, shift: float) -> bool:
+    return step.kind == "affine" and np.allclose(step.scale, scale, rtol=1e-6, atol=0) and np.allclose(step.shift, shift, rtol=0, atol=1e-7)
+
+
+def _merged(steps: tuple[Step, ...]) -> tuple[Step, ...]:
+    """The steps with consecutive affine maps as one, and identity maps left out."""
+    out: list[Step] = []
+    for step in steps:
+        if step.kind == "affine" and out and out[-1].kind == "affine":
+            last = out.pop()
+            step = Step("affine", scale=(step.scale * last.scale).astype(np.float32),
+                        shift=(step.scale * last.shift + step.shift).astype(np.float32))
+        out.append(step)
+    return tuple(s for s in out if not (s.kind == "affine" and np.all(s.scale == 1) and not np.any(s.shift)))
+
+
+def _gate(steps: tuple[Step, ...]) -> tuple[Step, ...] | None:
+    """The steps of x * g(x) for g given as `steps` on x: SiLU and x * sigmoid(beta x) (Enformer's
+    GELU), GELU (exact, as exporters write it: x * (1 + erf(x / sqrt 2)), then or before a factor)
+    or Mish; None for other products."""
+    kinds = tuple(s.kind for s in steps)
+    if kinds == ("sigmoid",):
+        return (Step("silu", alpha=1.0),)
+    if kinds == ("affine", "sigmoid") and not np.any(steps[0].shift) and np.all(steps[0].scale == steps[0].scale[0]):
+        return (Step("silu", alpha=float(steps[0].scale[0])),)
+    if kinds == ("softplus", "tanh"):
+        return (Step("mish"),)
+    if kinds[:3] == ("affine", "erf", "affine") and _affine_is(steps[0], 0.5**0.5, 0) and _affine_is(steps[2], 1, 1) \
+            and all(s.kind == "affine" and not np.any(s.shift) for s in steps[3:]):
+        factor = 2 * np.prod([s.scale for s in steps[3:]], axis=0) if len(steps) > 3 else 2 * np.ones_like(steps[2].scale)
+        return (Step("gelu"),) if np.allclose(factor, 1, rtol=1e-6, atol=0) else (
+            Step("gelu"), Step("affine", scale=factor.astype(np.float32), shift=np.zeros_like(factor, np.float32)))
+    return None
+
+
+def _product(a: Ref, b: Ref) -> tuple[Step, ...] | None:
+    """The steps of a * b where one is the other through more steps (x * g(x)), if g is known."""
+    for x, y in ((a, b), (b, a)):
+        n = len(x.steps)
+        if (x.node == y.node and x.pad == y.pad == (0, 0) and x.index.shape == y.index.shape
+                and np.array_equal(x.index, y.index) and len(y.steps) > n and _same_steps(x.steps, y.steps[:n])):
+            gate = _gate(y.steps[n:])
+            if gate is not None:
+                return x.steps + gate
+    return None
+
+
 def _grid_index(shape: tuple[int, ...], positions_axis: int, channels_axis: int | None, channels: int) -> np.ndarray:
     """Index array of a node's own tensor: row * channels + channel, rows along one axis, channels along another."""
     index = np.zeros(shape, np.int64)
@@ -156,7 +210,10 @@ class _Walk:
         elif op == "Pad" and r is not None:
             self.pad(node, r)
         elif op in ELEMENTWISE and r is not None:
-            self.refs[out] = Ref(r.node, r.steps + (Step(ELEMENTWISE[op], alpha=float(attr(node, "alpha", 0.01))),), r.index)
+            if op == "Gelu" and attr(node, "approximate", b"none") not in (b"none", "none"):
+                raise _Unsupported("Gelu with the tanh approximation")
+            self.refs[out] = Ref(r.node, r.steps + (Step(ELEMENTWISE[op], alpha=float(attr(node, "alpha", ALPHA.get(op, 0)))),),
+                                 r.index)
         elif op == "BatchNormalization" and r is not None:
             scale, shift, mean, var = (self.g.const(i) for i in node.input[1:5])
             if any(v is None for v in (scale, shift, mean, var)):
@@ -181,6 +238,10 @@ class _Walk:
     def arithmetic(self, node: onnx.NodeProto, refs: list[Ref | None]) -> None:
         op = node.op_type
         if all(x is not None for x in refs):
+            steps = _product(*refs) if op == "Mul" else None
+            if steps is not None:
+                self.refs[node.output[0]] = Ref(refs[0].node, steps, refs[0].index)
+                return
             if op != "Add":
                 raise _Unsupported(op)
             self.add(node, refs)
@@ -247,7 +308,7 @@ class _Walk:
             offset = int(own.min())
             if not np.array_equal(r.index % C, channel) or not np.array_equal(own - offset, rows - int(rows.min())):
                 raise _Unsupported("Add of tensors that are not aligned")
-            edges.append(Edge(r.node, offset, int(own.max()) - offset + 1, r.steps))
+            edges.append(Edge(r.node, offset, int(own.max()) - offset + 1, _merged(r.steps)))
         rel = rows - int(rows.min())
         L = int(rel.max()) + 1
         index = rel * C + channel
@@ -315,7 +376,7 @@ class _Walk:
         if length != (L + p[s] + p[s + spatial] - dilations[s] * (k - 1) - 1) // strides[s] + 1:
             raise _Unsupported("Conv output length")
         bias = np.zeros(w.shape[0], np.float32) if b is None else np.asarray(b, np.float32).reshape(-1)
-        self.add_node(Node("conv", [Edge(r.node, offset, L, r.steps)], w.shape[0], length, k, strides[s], dilations[s], p[s],
+        self.add_node(Node("conv", [Edge(r.node, offset, L, _merged(r.steps))], w.shape[0], length, k, strides[s], dilations[s], p[s],
                            weight=weight, bias=bias, label=node.name or "Conv", tensor=out,
                            index=_grid_index(out_shape, ap, 0, w.shape[0])), out)
 
@@ -326,7 +387,7 @@ class _Walk:
             raise _Unsupported(op)
         C = self.nodes[r.node].channels
         ap, ac, offset, L, _ = _rows(r.index, C)
-        edge = Edge(r.node, offset, L, r.steps)
+        edge = Edge(r.node, offset, L, _merged(r.steps))
         label = node.name or op
         if op in REDUCTIONS or op.startswith("Global"):
             if op in REDUCTIONS:
@@ -380,7 +441,7 @@ class _Walk:
             L = int(rows.max()) - offset + 1
             weight = np.zeros((H, L * C), np.float32)
             weight[:, r.index - offset * C] = w
-            self.add_node(Node("dense", [Edge(r.node, offset, L, r.steps)], H, 1, weight=weight,
+            self.add_node(Node("dense", [Edge(r.node, offset, L, _merged(r.steps))], H, 1, weight=weight,
                                bias=np.asarray(b, np.float32), label=node.name or node.op_type, tensor=out,
                                index=np.arange(H)), out)
             return
@@ -391,7 +452,7 @@ class _Walk:
             raise _Unsupported("MatMul not over channels")
         weight = np.zeros((H, C, 1), np.float32)  # the same map at every position: a 1-wide conv
         weight[:, cols, 0] = w
-        self.add_node(Node("conv", [Edge(r.node, offset, L, r.steps)], H, L, weight=weight,
+        self.add_node(Node("conv", [Edge(r.node, offset, L, _merged(r.steps))], H, L, weight=weight,
                            bias=np.asarray(b, np.float32), label=node.name or "MatMul", tensor=out,
                            index=_grid_index((L, H), 0, 1, H)), out)
 
@@ -407,7 +468,7 @@ class _Walk:
             C = self.nodes[r.node].channels
             rows = r.index.reshape(-1) // C
             offset = int(rows.min())
-            output = Edge(r.node, offset, int(rows.max()) - offset + 1, r.steps)
+            output = Edge(r.node, offset, int(rows.max()) - offset + 1, _merged(r.steps))
             return self._pruned(output, list((r.index.reshape(-1) - offset * C).astype(int)), b"", [], ())
         for k in range(len(self.nodes) - 1, 0, -1):
             node = self.nodes[k]

@@ -277,10 +277,20 @@ class Writer:
             name = f"{tag}_s{i}"
             if s.kind == "affine":
                 t = b("Add", [b("Mul", [t, b.const(s.scale, "scale")], name + "m"), b.const(s.shift, "shift")], name)
-            elif s.kind == "leaky_relu":
-                t = b("LeakyRelu", [t], name, alpha=s.alpha)
+            elif s.kind in ("leaky_relu", "elu"):
+                t = b("LeakyRelu" if s.kind == "leaky_relu" else "Elu", [t], name, alpha=s.alpha)
+            elif s.kind == "silu":
+                gate = t if s.alpha == 1 else b("Mul", [t, b.const(np.float32(s.alpha), "beta")], name + "b")
+                t = b("Mul", [t, b("Sigmoid", [gate], name + "g")], name)
+            elif s.kind == "mish":
+                t = b("Mul", [t, b("Tanh", [b("Softplus", [t], name + "p")], name + "g")], name)
+            elif s.kind == "gelu":
+                erf = b("Erf", [b("Mul", [t, b.const(np.float32(0.5**0.5), "rsqrt2")], name + "d")], name + "e")
+                t = b("Mul", [b("Mul", [t, b.const(np.float32(0.5), "half")], name + "h"),
+                              b("Add", [erf, b.const(np.float32(1), "one")], name + "g")], name)
             else:
-                t = b({"relu": "Relu", "sigmoid": "Sigmoid", "tanh": "Tanh", "exp": "Exp"}[s.kind], [t], name)
+                t = b({"relu": "Relu", "sigmoid": "Sigmoid", "tanh": "Tanh", "exp": "Exp", "softplus": "Softplus",
+                       "erf": "Erf"}[s.kind], [t], name)
         return t
 
     def _node(self, k: int) -> str:
