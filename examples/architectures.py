@@ -43,13 +43,14 @@ class BPNet(nn.Module):
     (width 3, dilation 2, 4, ..., 2^layers), x = x + relu(conv(x)); a profile head (a width-75 conv,
     cropped to the middle `out` positions, one track per strand) and a counts head (the mean over
     the profile head's receptive positions, then a linear map). `explicit_pad` pads in front of
-    each dilated conv with F.pad (Pad ops in the export) instead of the conv's own padding."""
+    each dilated conv with F.pad (Pad ops in the export) instead of the conv's own padding;
+    `activation` replaces the ReLUs (e.g. nn.GELU(), as in Basenji-style towers)."""
 
     def __init__(self, filters: int = 64, layers: int = 8, length: int = 2114, out: int = 1000, strands: int = 2,
-                 profile_width: int = 75, explicit_pad: bool = False):
+                 profile_width: int = 75, explicit_pad: bool = False, activation: nn.Module | None = None):
         super().__init__()
         self.iconv = nn.Conv1d(4, filters, 21, padding=10)
-        self.explicit_pad = explicit_pad
+        self.explicit_pad, self.act = explicit_pad, activation or nn.ReLU()
         self.rconvs = nn.ModuleList([nn.Conv1d(filters, filters, 3, padding=0 if explicit_pad else 2**i, dilation=2**i)
                                      for i in range(1, layers + 1)])
         self.fconv = nn.Conv1d(filters, strands, profile_width, padding=profile_width // 2)
@@ -57,10 +58,10 @@ class BPNet(nn.Module):
         self.trim, self.out, self.half = (length - out) // 2, out, profile_width // 2
 
     def forward(self, x):
-        x = torch.relu(self.iconv(x))
+        x = self.act(self.iconv(x))
         for conv in self.rconvs:
             d = conv.dilation[0]
-            x = x + torch.relu(conv(nn.functional.pad(x, (d, d)) if self.explicit_pad else x))
+            x = x + self.act(conv(nn.functional.pad(x, (d, d)) if self.explicit_pad else x))
         profile = self.fconv(x)[:, :, self.trim : self.trim + self.out]
         counts = self.linear(x[:, :, self.trim - self.half : self.trim + self.out + self.half].mean(dim=2))
         return profile, counts
