@@ -4,8 +4,8 @@ ctcf: the paper's CTCF network (101 bp). basset: a Basset-like 1-kb stack (dense
 basset2: the same with BatchNorm, two dense layers of 1,000 and 164 sigmoid tasks (task 0
 explained). bpnet: BPNet/ChromBPNet's tower (conv 21, 8 dilated residual convs of 64 channels,
 2,114 bp), explained through its counts head; bpnet_pad: the same padding with F.pad (Pad ops)
-in front of each dilated conv; bpnet_gelu: GELU in place of every ReLU. spliceai: SpliceAI-10k's schedule (32 channels,
-10,001 bp), the centre output's log-odds of donor against neither. keras: a channels-last
+in front of each dilated conv; bpnet_gelu: GELU in place of every ReLU. spliceai: SpliceAI-10k's
+schedule (32 channels, 10,001 bp), the centre output's log-odds of donor against neither. keras: a channels-last
 Keras-style export (transposes around every conv and pool, a channels-last flatten).
 """
 

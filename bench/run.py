@@ -5,7 +5,8 @@
 Each measurement runs in its own process (clean thread settings, its own peak memory). Also
 measures the peak memory of `seqmaxent sample` on growing numbers of inputs (results are
 streamed to HDF5, so it must stay flat). Writes results.json and results.md in --out (`--parts`
-reruns one part and keeps the other; `--networks` reruns those networks and keeps the others). Needs PyTorch (pip install 'seqmaxent[torch]').
+reruns one part and keeps the other; `--networks` reruns those networks and keeps the others).
+Needs PyTorch (pip install 'seqmaxent[torch]').
 """
 
 from __future__ import annotations

@@ -472,10 +472,10 @@ def demo(outdir: str, threads: int | None) -> None:
     model = Model(bundled.ctcf_model_path())
     examples = bundled.ctcf_examples_path()
     click.echo(f"sampling {examples.name} through the bundled CTCF network...", err=True)
-    options = dict(beta=50.0, mu=gc_mu(0.42), seed=0, threads=threads)
-    with _steps_bar(count_records(examples) * steps_at_cap([options["beta"]], options)) as bar:
+    options, inputs = dict(beta=50.0, mu=gc_mu(0.42), seed=0, threads=threads), count_records(examples)
+    with _steps_bar(inputs * steps_at_cap([options["beta"]], options)) as bar:
         sample_file(model, examples, result, progress=bar.update, **options)
-    with _inputs_bar(count_records(examples), "report") as bar:
+    with _inputs_bar(inputs, "report") as bar:
         html_path = build([result], out / "report.html", progress=bar.update)
     click.echo(f"results: {result}\nreport:  {html_path}\n({time.perf_counter() - start:.0f} s)")
 

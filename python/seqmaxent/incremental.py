@@ -138,6 +138,11 @@ def _merged(steps: tuple[Step, ...]) -> tuple[Step, ...]:
     return tuple(s for s in out if not (s.kind == "affine" and np.all(s.scale == 1) and not np.any(s.shift)))
 
 
+def _edge(r: Ref, offset: int, length: int) -> Edge:
+    """Rows [offset, offset + length) of `r`'s node, through its steps, as a node reads them."""
+    return Edge(r.node, offset, length, _merged(r.steps))
+
+
 def _gate(steps: tuple[Step, ...]) -> tuple[Step, ...] | None:
     """The steps of x * g(x) for g given as `steps` on x: SiLU and x * sigmoid(beta x) (Enformer's
     GELU), GELU (exact, as exporters write it: x * (1 + erf(x / sqrt 2)), then or before a factor)
@@ -151,7 +156,7 @@ def _gate(steps: tuple[Step, ...]) -> tuple[Step, ...] | None:
         return (Step("mish"),)
     if kinds[:3] == ("affine", "erf", "affine") and _affine_is(steps[0], 0.5**0.5, 0) and _affine_is(steps[2], 1, 1) \
             and all(s.kind == "affine" and not np.any(s.shift) for s in steps[3:]):
-        factor = 2 * np.prod([s.scale for s in steps[3:]], axis=0) if len(steps) > 3 else 2 * np.ones_like(steps[2].scale)
+        factor = 2 * np.prod([np.ones_like(steps[2].scale)] + [s.scale for s in steps[3:]], axis=0)
         return (Step("gelu"),) if np.allclose(factor, 1, rtol=1e-6, atol=0) else (
             Step("gelu"), Step("affine", scale=factor.astype(np.float32), shift=np.zeros_like(factor, np.float32)))
     return None
@@ -308,7 +313,7 @@ class _Walk:
             offset = int(own.min())
             if not np.array_equal(r.index % C, channel) or not np.array_equal(own - offset, rows - int(rows.min())):
                 raise _Unsupported("Add of tensors that are not aligned")
-            edges.append(Edge(r.node, offset, int(own.max()) - offset + 1, _merged(r.steps)))
+            edges.append(_edge(r, offset, int(own.max()) - offset + 1))
         rel = rows - int(rows.min())
         L = int(rel.max()) + 1
         index = rel * C + channel
@@ -376,7 +381,7 @@ class _Walk:
         if length != (L + p[s] + p[s + spatial] - dilations[s] * (k - 1) - 1) // strides[s] + 1:
             raise _Unsupported("Conv output length")
         bias = np.zeros(w.shape[0], np.float32) if b is None else np.asarray(b, np.float32).reshape(-1)
-        self.add_node(Node("conv", [Edge(r.node, offset, L, _merged(r.steps))], w.shape[0], length, k, strides[s], dilations[s], p[s],
+        self.add_node(Node("conv", [_edge(r, offset, L)], w.shape[0], length, k, strides[s], dilations[s], p[s],
                            weight=weight, bias=bias, label=node.name or "Conv", tensor=out,
                            index=_grid_index(out_shape, ap, 0, w.shape[0])), out)
 
@@ -387,7 +392,7 @@ class _Walk:
             raise _Unsupported(op)
         C = self.nodes[r.node].channels
         ap, ac, offset, L, _ = _rows(r.index, C)
-        edge = Edge(r.node, offset, L, _merged(r.steps))
+        edge = _edge(r, offset, L)
         label = node.name or op
         if op in REDUCTIONS or op.startswith("Global"):
             if op in REDUCTIONS:
@@ -441,7 +446,7 @@ class _Walk:
             L = int(rows.max()) - offset + 1
             weight = np.zeros((H, L * C), np.float32)
             weight[:, r.index - offset * C] = w
-            self.add_node(Node("dense", [Edge(r.node, offset, L, _merged(r.steps))], H, 1, weight=weight,
+            self.add_node(Node("dense", [_edge(r, offset, L)], H, 1, weight=weight,
                                bias=np.asarray(b, np.float32), label=node.name or node.op_type, tensor=out,
                                index=np.arange(H)), out)
             return
@@ -452,7 +457,7 @@ class _Walk:
             raise _Unsupported("MatMul not over channels")
         weight = np.zeros((H, C, 1), np.float32)  # the same map at every position: a 1-wide conv
         weight[:, cols, 0] = w
-        self.add_node(Node("conv", [Edge(r.node, offset, L, _merged(r.steps))], H, L, weight=weight,
+        self.add_node(Node("conv", [_edge(r, offset, L)], H, L, weight=weight,
                            bias=np.asarray(b, np.float32), label=node.name or "MatMul", tensor=out,
                            index=_grid_index((L, H), 0, 1, H)), out)
 
@@ -468,7 +473,7 @@ class _Walk:
             C = self.nodes[r.node].channels
             rows = r.index.reshape(-1) // C
             offset = int(rows.min())
-            output = Edge(r.node, offset, int(rows.max()) - offset + 1, _merged(r.steps))
+            output = _edge(r, offset, int(rows.max()) - offset + 1)
             return self._pruned(output, list((r.index.reshape(-1) - offset * C).astype(int)), b"", [], ())
         for k in range(len(self.nodes) - 1, 0, -1):
             node = self.nodes[k]
