@@ -346,7 +346,7 @@ void Sampler::run(const uint8_t* x0, const int64_t* ids, int64_t inputs, const S
         }
   }
   const int64_t replicas = inputs * cfg.replicas();
-  stop_.store(false);
+  if (stop_.load()) throw Cancelled();
   done_.store(0);
   total_.store(replicas * (int64_t(cfg.burn_in) + cfg.steps));
   std::fill_n(out.evaluations, inputs, 0);

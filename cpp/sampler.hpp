@@ -67,7 +67,8 @@ class Sampler {
   void run_phi(const uint8_t* codes, int64_t n, float* phi);
   int64_t done() const { return done_.load(std::memory_order_relaxed); }
   int64_t total() const { return total_.load(std::memory_order_relaxed); }
-  // Stop at the next step; run() then throws Cancelled.
+  // Stop at the next step; run() then throws Cancelled, now and in every later call (a cancel that
+  // comes before run() starts is not lost).
   void cancel() { stop_.store(true); }
 
  private:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import itertools
+import signal
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,16 @@ import seqmaxent as sm
 
 MODELS = Path(__file__).parent / "models"
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+@pytest.fixture(autouse=True)
+def _signal_handlers():
+    """Tests run the command line's entry point in this process; its last act on a stop (ignoring
+    further signals while the process exits) must not reach the next test or its subprocesses."""
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    yield
+    for s, handler in handlers.items():
+        signal.signal(s, handler)
 
 
 def model_path(name: str) -> Path:

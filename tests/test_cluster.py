@@ -84,9 +84,11 @@ def test_killed_workers_change_nothing(tmp_path, model, client):
     client.wait_for_workers(2, timeout=60)
 
 
-def test_bad_input_on_a_worker_names_it_and_keeps_earlier_batches(tmp_path, model, client):
-    fa = fasta(tmp_path / "in.fa", SEQS[:4] + [SEQS[4][:10] + "X" + SEQS[4][11:]] + SEQS[5:])
-    with pytest.raises(sm.SequenceError, match=r"'s4'.*position 11"):
+@pytest.mark.parametrize("bad,message", [(SEQS[4][:10] + "X" + SEQS[4][11:], r"'s4'.*position 11"),
+                                         (SEQS[4][:-1], r"'s4' \(#5\) has length 23, expected 24")])
+def test_bad_input_names_it_and_keeps_every_batch_before_it(tmp_path, model, client, bad, message):
+    fa = fasta(tmp_path / "in.fa", SEQS[:4] + [bad] + SEQS[5:])
+    with pytest.raises(sm.SequenceError, match=message):
         sample_file(model, fa, tmp_path / "dask.h5", batch_size=2, client=client, **OPTIONS)
     with h5py.File(tmp_path / "dask.h5", "r") as h5:
         assert [n.decode() for n in h5["names"][:]] == ["s0", "s1", "s2", "s3"]

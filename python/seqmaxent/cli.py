@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
-import numpy as np
 
 from . import __version__
-from .diagnostics import checked, describe_sampler, run_summary
-from .model import Model
-from .store import load
-from .sampling import gc_mu
+from .formatting import file_stems, short
+from .interrupts import describe, exit_code, ignore_further, stop_on_sigterm
+
+# The numerical modules are imported by the commands that use them, so that the command line
+# starts at once and handles Ctrl-C and SIGTERM from its first instant.
 
 model_options = [
     click.option("--layout", type=click.Choice(["NLC", "NCL", "N1LC"]), help="Input layout; detected if unambiguous."),
@@ -24,8 +26,10 @@ model_options = [
 ]
 
 
-def open_model(model: str, layout, alphabet, phi, head, class_names) -> Model:
-    """MODEL (a file, or a bundled model's name) with the model options."""
+def open_model(model: str, layout, alphabet, phi, head, class_names):
+    """MODEL (a file, or a bundled model's name) with the model options, as a :class:`seqmaxent.Model`."""
+    from .model import Model
+
     names = None if class_names is None else [c.strip() for c in class_names.split(",")]
     return Model(model, layout=layout, alphabet=alphabet, phi=phi, head=head, class_names=names)
 
@@ -157,7 +161,8 @@ def sample(model: str, input: str, output: str, force, input_alphabet, genome, b
     ctcf) into OUTPUT."""
     from .inputs import count_records
     from .pipeline import output_paths, sample_file, shard_path
-    from .sampling import resolve_lengths, steps_at_cap
+    from .sampling import gc_mu, resolve_lengths, steps_at_cap
+    from .store import exists
 
     if mu is not None and gc_fraction is not None:
         raise click.UsageError("give --mu or --gc-fraction, not both")
@@ -170,13 +175,10 @@ def sample(model: str, input: str, output: str, force, input_alphabet, genome, b
         click.echo(f"shard {part[0]} of {part[1]} (0-based)", err=True)
     for out in output_paths(output, betas if betas != ["auto"] else 0.0).values():
         out = out if part is None else shard_path(out, part)
-        if out.exists() and not resume:
-            if not force:
-                raise click.UsageError(f"{out} exists; use --resume to continue it, --force to overwrite it, or "
-                                       f"remove it")
-            out.unlink()
+        if not (resume or force) and exists(out):  # checked again, under the file's lock, before sampling
+            raise click.UsageError(f"{out} exists; use --resume to continue it, --force to overwrite it, or remove it")
     if input == "-":
-        input = spool_stdin()
+        input = click.get_current_context().with_resource(spooled_stdin())  # removed when the command ends
     inputs = count_records(input)
     if inputs == 0:
         raise click.UsageError(f"{input} holds no sequences")
@@ -211,16 +213,19 @@ def sample(model: str, input: str, output: str, force, input_alphabet, genome, b
     try:
         n = sample_file(m, input, output, beta=betas if len(betas) > 1 else betas[0], chains=chains, steps=steps,
                         period=period, burn_in=burn_in, max_rounds=max_rounds, genome=genome, on_n=on_n,
-                        input_alphabet=input_alphabet, batch_size=batch_size, resume=resume, shard=part,
-                        client=client, progress=bar.update, **options)
-    except KeyboardInterrupt:
+                        input_alphabet=input_alphabet, batch_size=batch_size, resume=resume, overwrite=force,
+                        shard=part, client=client, progress=bar.update, **options)
+    except FileExistsError as e:
+        raise click.UsageError(f"{e}: use --resume to continue it or --force to overwrite it") from None
+    except KeyboardInterrupt as stop:
+        ignore_further()
         bar.close()
         kept = min(stored_inputs(p) for p in paths)
         text = (f"kept {kept} finished input(s) in {', '.join(map(str, paths))} (continue with --resume)" if kept else
                 f"none kept yet: the first batch of {min(batch_size, inputs)} input(s) was not finished (a smaller "
                 f"--batch-size writes more often)")
-        click.echo(f"interrupted; {text}", err=True)
-        raise SystemExit(130) from None
+        click.echo(f"{describe(stop)}; {text}", err=True)
+        raise SystemExit(exit_code(stop)) from None
     finally:
         bar.close()
         if client is not None:
@@ -232,6 +237,8 @@ def sample(model: str, input: str, output: str, force, input_alphabet, genome, b
 
 def stored_inputs(path: Path) -> int:
     """Inputs in a results file (0 if there is none yet)."""
+    from .store import load
+
     if not path.exists():
         return 0
     _, names, h5 = load(path)
@@ -239,14 +246,25 @@ def stored_inputs(path: Path) -> int:
     return len(names)
 
 
-def spool_stdin() -> str:
-    """FASTA on standard input, copied to a temporary file (its records are counted, then read)."""
+@contextmanager
+def spooled_stdin() -> Iterator[str]:
+    """FASTA (plain or gzip) on standard input, copied to a temporary file that is removed afterwards
+    (its records are counted, then read)."""
     import shutil
     import tempfile
 
-    with tempfile.NamedTemporaryFile("w", prefix="seqmaxent-stdin-", suffix=".fa", delete=False) as f:
-        shutil.copyfileobj(sys.stdin, f)
-    return f.name
+    with tempfile.TemporaryDirectory(prefix="seqmaxent-") as folder:
+        path = Path(folder) / "stdin.fa"
+        source = sys.stdin.buffer
+        with open(path, "wb") as f:
+            shutil.copyfileobj(source, f)
+        with open(path, "rb") as f:
+            head = f.read(2)
+        if not head:
+            raise click.UsageError("standard input is empty: pipe FASTA into it, or give an input file")
+        if head == b"\x1f\x8b":
+            path = path.rename(path.with_suffix(".fa.gz"))
+        yield str(path)
 
 
 def parse_shard(text: str | None) -> tuple[int, int] | None:
@@ -293,8 +311,12 @@ def summarize(results: tuple[str, ...], output: str | None, top: int) -> None:
     'verdict' says, e.g. P(bound)), whether the samples keep it, convergence (R-hat and ESS as the
     check sees them), GC, and the fixed and most important positions (1-based; importance in
     bits). What each file is goes to standard error."""
+    import numpy as np
+
+    from .diagnostics import checked, describe_sampler, run_summary
     from .formatting import position_runs
     from .motifs import THRESHOLD
+    from .store import load
 
     several = len(results) > 1
     lines = ["\t".join((["file", "beta"] if several else []) + SUMMARY_COLUMNS)]
@@ -355,21 +377,21 @@ def logos(result: str, outdir: str, max_inputs: int) -> None:
     from . import logos as logo_figures
     from . import motifs as m
     from .sampling import constrained_mask
+    from .store import load
     from .summary import background
 
     params, names, h5 = load(result)
     Path(outdir).mkdir(parents=True, exist_ok=True)
     bg = background(params["mu"], constrained_mask(params["constrained"], params["alphabet"]))
-    shown = names[:max_inputs]
+    shown = [short(n) for n in names[:max_inputs]]
     with h5, _inputs_bar(len(shown), "logos") as bar:
-        for i, name in enumerate(shown):
+        for i, (name, stem) in enumerate(zip(shown, file_stems(names[:max_inputs]))):
             found = m.extract(name, h5["marginals"][i], h5["importance"][i], params["alphabet"])
             fig = logo_figures.figure(h5["marginals"][i], h5["importance"][i], h5["x0"][i], params["alphabet"], bg,
                                       title=f"{name}  (beta {params['beta']:g}; {params.get('verdict', 'prediction')} "
                                             f"{h5['prediction'][i]:.3g})",
                                       motifs=[(x.start, x.start + len(x.pwm), x.span) for x in found])
-            stem = Path(outdir) / "".join(c if c.isalnum() or c in "._-" else "_" for c in name)
-            logo_figures.save(fig, stem)
+            logo_figures.save(fig, Path(outdir) / stem)
             bar.update()
     click.echo(f"wrote logos of {len(shown)} input(s) to {outdir}", err=True)
 
@@ -386,13 +408,14 @@ def motifs(result: str, outdir: str, threshold: float, min_length: int, top: int
     and JASPAR files, with Tomtom matches against JASPAR CORE vertebrates (matches.tsv). Inputs with
     most positions fixed give no motifs (beta too high)."""
     from . import motifs as m
+    from .store import load
 
     params, names, h5 = load(result)
     out = Path(outdir)
     out.mkdir(parents=True, exist_ok=True)
     found, frozen = [], []
     with h5, _inputs_bar(len(names), "motifs") as bar:
-        for i, name in enumerate(names):
+        for i, name in enumerate(map(short, names)):
             if m.frozen(h5["importance"][i], threshold):
                 frozen.append(name)
             found += m.extract(name, h5["marginals"][i], h5["importance"][i], params["alphabet"], threshold=threshold,
@@ -437,6 +460,7 @@ def report(results: tuple[str, ...], output: str, max_inputs: int, no_match: boo
     """One self-contained HTML report of RESULTS (several files: a beta sweep, shown side by side):
     the answer first (verdicts, consensus motifs beside their JASPAR matches), then each input."""
     from .report import build
+    from .store import load
 
     params, names, h5 = load(results[0])
     h5.close()
@@ -457,10 +481,11 @@ def demo(outdir: str, threads: int | None) -> None:
 
     from . import bundled
     from .inputs import count_records
+    from .model import Model
     from .motifs import warm_up
     from .pipeline import sample_file
     from .report import build
-    from .sampling import default_threads, steps_at_cap
+    from .sampling import default_threads, gc_mu, steps_at_cap
 
     start = time.perf_counter()
     if warm_up() and threads is None:  # memelite compiles Tomtom (once per install) on one core meanwhile
@@ -484,13 +509,15 @@ def main() -> None:
     """Entry point: one-line errors (exit 1) unless --debug."""
     debug = "--debug" in sys.argv[1:]
     try:
-        cli.main(standalone_mode=False)
+        with stop_on_sigterm():
+            cli.main(standalone_mode=False)
     except (click.exceptions.Abort, KeyboardInterrupt) as e:
+        ignore_further()
         if isinstance(e.__cause__ or e.__context__, EOFError):  # click turns an EOFError into Abort
             click.echo(f"error: an input ended early (truncated file?): {e.__cause__ or e.__context__}", err=True)
             sys.exit(1)
-        click.echo("interrupted", err=True)
-        sys.exit(130)
+        click.echo(describe(e) if isinstance(e, KeyboardInterrupt) else "interrupted", err=True)
+        sys.exit(exit_code(e) if isinstance(e, KeyboardInterrupt) else 130)
     except click.ClickException as e:
         e.show()
         sys.exit(e.exit_code)

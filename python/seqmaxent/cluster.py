@@ -14,6 +14,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
+from .errors import SequenceError
 from .model import Model
 
 _MODELS: dict[tuple, Model] = {}  # per worker process: loaded models by (SHA-256, layout, alphabet, phi, head)
@@ -42,8 +43,10 @@ def connect(scheduler: str | None = None, workers: int | None = None, timeout: s
 
 def _model(data: bytes, sha256: str, layout: str, alphabet: str, phi: str | None, head: str) -> Model:
     key = (sha256, layout, alphabet, phi, head)
-    if key not in _MODELS:
-        path = Path(tempfile.mkdtemp(prefix="seqmaxent-")) / f"{sha256}.onnx"
+    if key not in _MODELS:  # in the worker's own folder, which Dask removes with the worker (even a killed one)
+        from dask.distributed import get_worker
+
+        path = Path(tempfile.mkdtemp(prefix="seqmaxent-", dir=get_worker().local_directory)) / f"{sha256}.onnx"
         path.write_bytes(data)
         _MODELS[key] = Model(path, layout=layout, alphabet=alphabet, phi=phi, head=head)
     return _MODELS[key]
@@ -70,7 +73,7 @@ def map_ordered(client, model: Model, work: Iterable[tuple[int, list[str], list[
                 options: dict) -> Iterator[tuple[list[str], list[dict]]]:
     """(names, values of each beta) of every work item, in order, computed on the client's workers
     with at most IN_FLIGHT_PER_WORKER tasks per worker submitted at a time."""
-    from .sampling import steps_at_cap
+    from .sampling import steps_at_cap, to_codes
 
     with warnings.catch_warnings():  # the model is in the graph once, on purpose (see the module docstring)
         warnings.filterwarnings("ignore", message="Sending large graph", category=UserWarning)
@@ -78,14 +81,25 @@ def map_ordered(client, model: Model, work: Iterable[tuple[int, list[str], list[
     key = (model.sha256, model.layout, model.alphabet, model.phi_name, model.head_name)
     limit = IN_FLIGHT_PER_WORKER * max(1, len(client.scheduler_info()["workers"]))
     pending: deque = deque()
-    items = iter(work)
+    items, bad_input = iter(work), None
     try:
         while True:
-            while len(pending) < limit and (item := next(items, None)) is not None:
+            while bad_input is None and len(pending) < limit:
+                try:
+                    item = next(items, None)
+                    if item is not None:  # bad bases found here, not as tracebacks on a worker
+                        to_codes(model, item[2], item[1], on_n, item[0], source)
+                except SequenceError as e:  # a bad input ahead: the batches before it are finished first
+                    bad_input = e
+                    break
+                if item is None:
+                    break
                 first, names, seqs = item
                 future = client.submit(_task, data, key, first, names, seqs, betas, on_n, source, options, pure=False)
                 pending.append((names, future))
             if not pending:
+                if bad_input is not None:
+                    raise bad_input
                 return
             names, future = pending.popleft()
             values = future.result()

@@ -23,10 +23,19 @@ def text_lines(path: str | Path) -> Iterator[str]:
     path = Path(path)
     opener = gzip.open if path.suffix == ".gz" else open
     try:
-        with opener(path, "rt") as f:
+        with opener(path, "rt", encoding="utf-8-sig") as f:  # a byte-order mark is dropped
             yield from f
     except GZIP_ERRORS as e:
         raise corrupt_gzip(path, e) from None
+    except UnicodeDecodeError:
+        with opener(path, "rb") as f:
+            for number, line in enumerate(f, start=1):
+                try:
+                    line.decode("utf-8")
+                except UnicodeDecodeError as e:
+                    raise SequenceError(f"{path}: not a text file (byte 0x{line[e.start]:02x} on line {number} is not "
+                                        f"UTF-8); expected FASTA or BED text, or gzip with a .gz name") from None
+        raise
 
 
 def fasta_records(path: str | Path) -> Iterator[tuple[str, str]]:

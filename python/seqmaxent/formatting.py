@@ -22,3 +22,28 @@ def si(value: float) -> str:
         if abs(value) >= factor:
             return f"{value / factor:.3g}{prefix}"
     return f"{value:.3g}"
+
+
+def short(name: str, width: int = 60) -> str:
+    """A name for titles, tables and motif names: at most `width` characters, its middle elided."""
+    if len(name) <= width:
+        return name
+    half = (width - 1) // 2
+    return f"{name[:half]}…{name[-(width - 1 - half):]}"
+
+
+def file_stems(names: Iterable[str], width: int = 80) -> list[str]:
+    """One distinct file-name stem per name: characters other than letters, digits, '.', '_' and
+    '-' as '_', long names shortened, and stems that would clash numbered (NAME.2, NAME.3...)."""
+    stems: list[str] = []
+    used: set[str] = set()
+    for name in names:
+        stem = short("".join(c if c.isalnum() or c in "._-" else "_" for c in name), width).replace("…", "_")
+        stem = stem.lstrip(".") or "_"
+        candidate, k = stem, 1
+        while candidate in used:
+            k += 1
+            candidate = f"{stem}.{k}"
+        used.add(candidate)
+        stems.append(candidate)
+    return stems

@@ -27,6 +27,9 @@ ELEMENTWISE = {"Relu": "relu", "LeakyRelu": "leaky_relu", "Sigmoid": "sigmoid", 
 ALPHA = {"LeakyRelu": 0.01, "Elu": 1.0}  # ONNX's defaults
 
 
+MAX_LOOP = 1_000_000  # iterations of a Loop with a constant trip count
+
+
 def load(path: str | Path) -> onnx.ModelProto:
     """Read and check an ONNX file; errors name the file."""
     path = Path(path)
@@ -39,6 +42,15 @@ def load(path: str | Path) -> onnx.ModelProto:
         onnx.checker.check_model(model)
     except Exception as e:  # protobuf and checker errors have many types
         raise ModelError(f"{path} is not a valid ONNX model: {e}") from None
+    constants = {t.name: t for t in model.graph.initializer}
+    constants.update({n.output[0]: n.attribute[0].t for n in model.graph.node if n.op_type == "Constant" and n.attribute
+                      and n.attribute[0].name == "value"})
+    for node in model.graph.node:
+        if node.op_type == "Loop" and node.input and node.input[0] in constants:
+            trips = int(numpy_helper.to_array(constants[node.input[0]]).max())
+            if trips > MAX_LOOP:
+                raise ModelError(f"{path}: Loop {node.name or node.output[0]!r} runs {trips:,} iterations per "
+                                 f"evaluation (at most {MAX_LOOP:,} are accepted)")
     return model
 
 

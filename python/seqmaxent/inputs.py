@@ -69,7 +69,10 @@ def indexable_genome(genome: str | Path) -> Path:
         raise FileNotFoundError(f"genome FASTA not found: {genome}")
     with open(genome, "rb") as f:
         head = f.read(16)
-    if head[:2] != b"\x1f\x8b" or (head[3] & 4 and head[12:14] == b"BC"):  # not gzip, or bgzip (BGZF extra field)
+    if head[:2] != b"\x1f\x8b":
+        _check_index(genome)
+        return genome
+    if head[3] & 4 and head[12:14] == b"BC":  # bgzip (BGZF extra field)
         return genome
     stat = genome.stat()
     key = hashlib.sha256(f"{genome.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()[:16]
@@ -87,6 +90,36 @@ def indexable_genome(genome: str | Path) -> Path:
             raise corrupt_gzip(genome, e) from None
         part.rename(copy)
     return copy
+
+
+def _check_index(genome: Path) -> None:
+    """Remove a plain genome's .fai index if it does not describe the file (the genome was rewritten
+    since), so that it is rebuilt: each record must start after a '>NAME' line and end in the file."""
+    fai = genome.with_name(genome.name + ".fai")
+    if not fai.is_file():
+        return
+    size = genome.stat().st_size
+    try:
+        with open(genome, "rb") as f:
+            for line in fai.read_text().splitlines():
+                name, length, offset, bases, width = line.split("\t")[:5]
+                length, offset, bases, width = int(length), int(offset), int(bases), int(width)
+                end = offset + (length // bases) * width + length % bases if bases else offset
+                f.seek(max(0, offset - 1024))
+                before = f.read(offset - max(0, offset - 1024))
+                header = before[before.rfind(b"\n", 0, len(before) - 1) + 1 : -1]  # the line before the record
+                f.seek(offset + bases)
+                line_end = f.read(width - bases) if length > bases else b"\n"
+                if end > size or header[:1] != b">" or header[1:].split()[0].decode() != name or \
+                        line_end.strip(b"\r") != b"\n":
+                    raise ValueError(name)
+    except (ValueError, IndexError, UnicodeDecodeError):
+        print(f"seqmaxent: {fai} does not match {genome} (rewritten since?); rebuilding it", file=sys.stderr)
+        try:
+            fai.unlink()
+        except OSError as e:
+            raise SequenceError(f"{fai} does not match {genome} and cannot be removed ({e.strerror}); remove it or "
+                                f"index the genome again (samtools faidx)") from None
 
 
 def bed_records(path: Path, genome: str | Path) -> Iterator[tuple[str, str]]:
@@ -165,6 +198,15 @@ def count_records(path: str | Path) -> int:
     if kind == "bed":
         return sum(1 for line in text_lines(path) if _is_bed_record(line))
     return sum(1 for line in text_lines(path) if line.startswith(">"))
+
+
+def content_sha256(path: str | Path) -> str:
+    """SHA-256 of a file's bytes: what a run read, whatever its path is later."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def batches(records: Iterable[tuple[str, str]], size: int) -> Iterator[list[tuple[str, str]]]:

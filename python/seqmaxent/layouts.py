@@ -33,11 +33,17 @@ def to_model(onehot: np.ndarray, layout: str) -> np.ndarray:
     return np.ascontiguousarray(x)
 
 
+MAX_LENGTH = 1_048_576  # positions of an input: 1 Mb, twice today's longest-context models
+
+
 def detect(dims: list[int | str | None], layout: str | None, path: str) -> tuple[str, int | None]:
     """The layout and sequence length (None if symbolic) from the model input's dimensions."""
     if layout is not None and layout not in LAYOUTS:
         raise ModelError(f"unknown layout {layout!r}; choose one of {', '.join(LAYOUTS)}")
     fixed = [d if isinstance(d, int) and d > 0 else None for d in dims]
+    if any(d is not None and d > MAX_LENGTH for d in fixed):
+        raise ModelError(f"{path}: input shape ({', '.join(str(d) for d in dims)}) declares more positions than "
+                         f"seqmaxent handles ({MAX_LENGTH:,})")
     candidates = []
     if len(dims) == 3:
         if fixed[2] == 4:

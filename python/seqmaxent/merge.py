@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+from itertools import groupby
 from pathlib import Path
 
-import numpy as np
-
-from .store import NOT_COMPARED, SHARD_KEYS, ResultsFile, load, sizes
+from .store import SHARD_NOT_COMPARED, load, sizes, writing
 
 CHUNK = 256  # inputs copied at a time
 
@@ -20,10 +19,11 @@ def merge(shards: list[str | Path], output: str | Path) -> int:
     try:
         first = opened[0][0]
         for path, (params, _, _) in zip(shards[1:], opened[1:]):
-            changed = sorted(k for k in set(first) | set(params) if k not in NOT_COMPARED | SHARD_KEYS
+            changed = sorted(k for k in set(first) | set(params) if k not in SHARD_NOT_COMPARED
                              and first.get(k) != params.get(k))
             if changed:
-                raise ValueError(f"{path} was sampled with other settings than {shards[0]} ({', '.join(changed)})")
+                raise ValueError(f"{path} was sampled with other settings than {shards[0]} ("
+                                 f"{', '.join(k.replace('input_sha256', 'input file contents') for k in changed)})")
         where = [(int(i), s, row) for s, (_, _, h5) in enumerate(opened) for row, i in enumerate(h5["index"][:])]
         where.sort()
         indices = [i for i, _, _ in where]
@@ -35,15 +35,11 @@ def merge(shards: list[str | Path], output: str | Path) -> int:
             raise ValueError(f"{len(missing)} of {total} inputs are in no shard (first missing: input "
                              f"{missing[0] + 1}); sample the missing shards first")
         h5s = [h5 for _, _, h5 in opened]
-        names = [opened[s][1][row] for _, s, row in where]
-        params = {**first, "shard": None}
-        with ResultsFile.create(output, params, sizes({k: h5s[0][k] for k in ("x0", "samples", "acceptance", "outputs",
-                                                                            "ladder")})) as out:
-            keys = [k for k in h5s[0] if k != "names"]
-            for start in range(0, len(where), CHUNK):
-                part = where[start : start + CHUNK]
-                out.append(names[start : start + CHUNK],
-                           {k: np.stack([h5s[s][k][row] for _, s, row in part]) for k in keys})
+        space = sum(Path(p).stat().st_size for p in shards)
+        with writing(output, {**first, "shard": None}, sizes(h5s[0]), space) as out:
+            for start in range(0, len(where), CHUNK):  # runs of rows from one shard, in input order
+                for s, rows in groupby(where[start : start + CHUNK], key=lambda w: w[1]):
+                    out.extend(h5s[s], [row for _, _, row in rows])
         return len(where)
     finally:
         for _, _, h5 in opened:

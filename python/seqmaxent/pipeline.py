@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import os
 from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,7 @@ from .inputs import batches, read_inputs
 from .ladder import run_ladder
 from .model import Model
 from .sampling import resolve_lengths, sample
-from .store import ResultsFile, sizes
+from .store import ResultsFile
 from .verdict import label
 
 
@@ -81,6 +82,7 @@ def sample_file(
     input_alphabet: str | None = None,
     batch_size: int = 64,
     resume: bool = False,
+    overwrite: bool = False,
     shard: tuple[int, int] | None = None,
     client=None,
     progress: Callable[[int], None] | None = None,
@@ -92,7 +94,10 @@ def sample_file(
     replica-exchange run written to one file per beta (:func:`output_paths`).
 
     A one-hot .npy input has its channels in `input_alphabet` order (default: the model's).
-    With `resume`, inputs already in the file(s) (by name) are skipped, and the settings must match.
+    With `resume`, inputs already in the file(s) (by name) are skipped, and the settings must match;
+    with `overwrite`, existing files are replaced; without either, an existing file is an error.
+    Each batch is committed to disk as it finishes, so a run stopped in any way keeps every
+    finished batch (:mod:`seqmaxent.store`).
     `shard=(i, n)` samples only batches i, i + n, i + 2n, ... into OUTPUT.shardIofN.h5 (join the
     shards with :func:`seqmaxent.merge.merge`). With a `dask.distributed` `client`, batches are
     sampled as tasks on its workers and written here in input order (:mod:`seqmaxent.cluster`).
@@ -100,7 +105,7 @@ def sample_file(
     `progress(n)` is called with each increment of proposals done; `on_batch(names)` after each write.
     """
     from . import __version__
-    from .inputs import count_records
+    from .inputs import content_sha256, count_records
 
     defaults = {k: v.default for k, v in inspect.signature(sample).parameters.items()}
     settings = {k: options.get(k, defaults[k]) for k in RECORDED}
@@ -113,47 +118,43 @@ def sample_file(
         if not path.parent.is_dir() or not os.access(path.parent, os.W_OK):
             raise OSError(f"cannot write the results file {path}: {path.parent} is not a writable folder")
     burn_in, period = resolve_lengths(settings["steps"], settings["burn_in"], settings["period"])
+    input_count = count_records(input_path)  # a missing input is named here
     common = dict(model=str(model.path), model_sha256=model.sha256, layout=model.layout, alphabet=model.alphabet,
-                  phi=model.phi_name, input=str(input_path), genome=str(genome) if genome else None, on_n=on_n,
+                  phi=model.phi_name, input=str(input_path),
+                  input_sha256=content_sha256(input_path), genome=str(genome) if genome else None, on_n=on_n,
                   input_alphabet=input_alphabet,
                   version=__version__, batch_size=batch_size, **settings)
     where = model.positions(settings["positions"])
     common.update(mu=float(settings["mu"]), units=model.units(settings["units"]), head=model.head_name,
                   verdict=label(model, settings["units"], settings["positions"]), class_names=model.class_names,
                   positions=None if where is None else [p + 1 for p in where], burn_in=burn_in, period=period,
-                  constrained=str(settings["constrained"]).upper(), input_count=count_records(input_path),
+                  constrained=str(settings["constrained"]).upper(), input_count=input_count,
                   shard=list(shard) if shard is not None else None,
                   ladder=run_ladder(list(paths), settings["sampler"], settings["rungs"], settings["ladder"]))
     params = {b: {**common, "beta": b} for b in paths}
-    stores = {b: ResultsFile.resume(p, params[b]) for b, p in paths.items() if resume and p.exists()}
-    kept = {b: set(store.names) for b, store in stores.items()}
-    done = set.intersection(*kept.values()) if len(kept) == len(paths) else set()
-    work = _work(read_inputs(input_path, input_alphabet or model.alphabet, genome, on_n), str(input_path), model.length,
-                 batch_size, done, shard)
-    betas, source = list(paths), str(input_path)
-    if client is None:
-        results = ((names, sample_values(model, first, names, seqs, betas, on_n, source, progress, **options))
-                   for first, names, seqs in work)
-    else:
-        from .cluster import map_ordered
-
-        results = map_ordered(client, model, work, betas, on_n, source, progress, options)
+    mode = "resume" if resume else "overwrite" if overwrite else "new"
     sampled = 0
-    try:
+    with ExitStack() as stack:  # every file is locked before any sampling, and joined however the run ends
+        stores = {b: stack.enter_context(ResultsFile.open(p, params[b], mode)) for b, p in paths.items()}
+        kept = {b: set(store.names) for b, store in stores.items()}
+        work = _work(read_inputs(input_path, input_alphabet or model.alphabet, genome, on_n), str(input_path),
+                     model.length, batch_size, set.intersection(*kept.values()), shard)
+        betas, source = list(paths), str(input_path)
+        if client is None:
+            results = ((names, sample_values(model, first, names, seqs, betas, on_n, source, progress, **options))
+                       for first, names, seqs in work)
+        else:
+            from .cluster import map_ordered
+
+            results = map_ordered(client, model, work, betas, on_n, source, progress, options)
         for names, per_beta in results:
             for b, values in zip(paths, per_beta):
-                if b not in stores:
-                    stores[b], kept[b] = ResultsFile.create(paths[b], params[b], sizes(values)), set()
                 new = np.array([n not in kept[b] for n in names])  # a sweep interrupted between its files
                 if new.any():
-                    stores[b].append([n for n, keep in zip(names, new) if keep],
-                                     {k: v[new] for k, v in values.items()})
+                    stores[b].append([n for n, keep in zip(names, new) if keep], {k: v[new] for k, v in values.items()})
             sampled += len(names)
             if on_batch is not None:
                 on_batch(names)
-    finally:
-        for store in stores.values():
-            store.close()
     return sampled
 
 

@@ -17,7 +17,7 @@ import numpy as np
 
 from . import __version__, logos, motifs
 from .diagnostics import advice, checked, describe_sampler, run_summary
-from .formatting import position_runs
+from .formatting import position_runs, short
 from .sampling import constrained_mask
 from .store import load
 from .summary import background
@@ -70,9 +70,14 @@ def build(results: list[str | Path], output: str | Path, max_inputs: int = 20, m
     as inputs are drawn."""
     if match:
         motifs.warm_up()  # compiles Tomtom while the logos are drawn
-    runs = [load(path) for path in results]
-    runs.sort(key=lambda r: r[0]["beta"])
+    runs = []
     try:
+        for path in results:
+            runs.append(load(path))
+            if runs[-1][1] != runs[0][1] or not np.array_equal(runs[-1][2]["x0"][:], runs[0][2]["x0"][:]):
+                raise ValueError(f"{path} holds other inputs than {results[0]}; a report of several files is a beta "
+                                 f"sweep over the same inputs")
+        runs.sort(key=lambda r: r[0]["beta"])
         return _write(runs, Path(output), max_inputs, match, sort, progress or (lambda n: None))
     finally:
         for _, _, h5 in runs:
@@ -91,6 +96,7 @@ def _motifs(names: list[str], h5, alphabet: str) -> tuple[list[motifs.Motif], di
 
 def _write(runs, output: Path, max_inputs: int, match: bool, sort: str, progress) -> Path:
     first, names, _ = runs[0]
+    names = [short(n) for n in names]  # full names stay in the results file
     alphabet = first["alphabet"]
     bg = background(first["mu"], constrained_mask(first["constrained"], alphabet))
     label = first.get("verdict", "prediction")

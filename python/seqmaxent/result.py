@@ -103,7 +103,7 @@ class Result:
         names = self.names or [f"input_{i + 1}" for i in range(self.n_inputs)]
         params = {"input": "(Python)", "version": __version__, "input_count": self.n_inputs, **self.params}
         values = self.values()
-        with store.ResultsFile.create(path, params, store.sizes(values)) as out:
+        with store.writing(path, params, store.sizes(values), sum(v.nbytes for v in values.values())) as out:
             out.append(list(names), values)
         return Path(path)
 

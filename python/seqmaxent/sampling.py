@@ -7,16 +7,18 @@ import math
 import numbers
 import os
 import threading
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from . import _core
+from .interrupts import deferred
 from .ladder import TUNING_STREAM, adapt_segments, run_ladder, swap_attempts, tune
 from .model import Model, Positions, Units
 from .result import Result
-from .errors import SequenceError
+from .errors import ModelError, SequenceError
 from .sequences import encode, from_onehot
 from .verdict import kept_fraction, verdict
 
@@ -60,28 +62,39 @@ def gc_mu(fraction: float) -> float:
 
 
 def _run(sampler: _core.Sampler, progress: Progress | None, **kwargs) -> tuple:
-    """Run the core in a worker thread so Ctrl-C cancels it and progress can be reported."""
+    """Run the core in a worker thread so Ctrl-C cancels it and progress can be reported. After a
+    stop the core is waited for (further signals deferred), so no thread is left in it."""
     out: dict = {}
+    finished = threading.Lock()  # held until the worker ends; a plain lock's wait is cleanly interruptible
+    finished.acquire()
 
     def work() -> None:
         try:
             out["value"] = sampler.run(**kwargs)
         except BaseException as e:  # re-raised in the caller's thread
             out["error"] = e
+        finally:
+            out["done"] = True
+            finished.release()
 
-    worker = threading.Thread(target=work, daemon=True)
-    worker.start()
+    threading.Thread(target=work, daemon=True).start()
     try:
-        while worker.is_alive():
-            worker.join(timeout=0.1)
+        while not finished.acquire(timeout=0.1):
             if progress is not None:
-                progress(sampler.done, sampler.total)
-        if progress is not None and "value" in out:
-            progress(sampler.total, sampler.total)
-    except KeyboardInterrupt:
-        sampler.cancel()
-        worker.join()
-        raise
+                with deferred():  # a progress bar's locks must not be cut by a signal
+                    progress(sampler.done, sampler.total)
+    except BaseException as stop:
+        while "done" not in out:  # a second Ctrl-C meanwhile changes nothing
+            try:
+                with deferred():
+                    sampler.cancel()
+                    while "done" not in out:
+                        time.sleep(0.005)
+            except KeyboardInterrupt:
+                continue
+        raise stop
+    if progress is not None and "value" in out:
+        progress(sampler.total, sampler.total)
     if "error" in out:
         raise out["error"]
     return out["value"]
@@ -252,6 +265,13 @@ def sample(
     mask = constrained_mask(constrained, model.alphabet)
     resident = provider == "cuda" if resident is None else bool(resident)
     engine = model.engine(codes.shape[1], provider, threads, incremental, positions, resident)
+    outputs = model.predict_at(codes, positions).reshape(len(codes), -1).astype(np.float32)
+    for what, values in ((f"Phi ({model.phi_name})", model.phi(codes, positions)), ("output", outputs)):
+        if not np.isfinite(values).all():
+            i = int(np.flatnonzero(~np.isfinite(values).all(axis=1))[0])
+            name = f"sequence {names[i]!r} (#{first_input + i + 1})" if names is not None else f"input #{first_input + i + 1}"
+            raise ModelError(f"{(source + ': ') if source else ''}the network's {what} is not finite (NaN or inf) for "
+                             f"{name}; there is nothing to sample around (check {model.path})")
     core = _core.Sampler(engine)
 
     n, L = codes.shape
@@ -327,7 +347,6 @@ def sample(
     accepted /= steps_done[:, None, None]
     swaps /= np.maximum(tries, 1)
 
-    outputs = model.predict_at(codes, positions).reshape(n, -1).astype(np.float32)
     found = verdict(model, outputs, units, positions)
     common = dict(mu=float(mu), units=model.units(units), head=model.head_name,
                   positions=None if where is None else [p + 1 for p in where], constrained=str(constrained).upper(),
