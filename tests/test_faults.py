@@ -283,3 +283,20 @@ def test_ctrl_c_twice_while_sampling_exits_130_without_an_abort(tmp_path):
         proc.send_signal(signal.SIGINT)
         err = proc.communicate(timeout=60)[1]
         assert proc.returncode == 130 and err.strip().splitlines()[-1].startswith("interrupted; none kept yet"), err
+
+
+def test_a_stop_a_library_wraps_still_exits_as_a_stop(monkeypatch, capsys):
+    """ONNX Runtime's extension turns a Ctrl-C during its import into ImportError('initialization failed'):
+    seen as exit 1 'error: initialization failed' when a stop fell in the command's first second."""
+    from seqmaxent import cli
+
+    def interrupted_import(**_):
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt as e:
+            raise ImportError("initialization failed") from e
+
+    monkeypatch.setattr(cli.cli, "main", interrupted_import)
+    with pytest.raises(SystemExit) as exit_:
+        cli.main()
+    assert exit_.value.code == 130 and capsys.readouterr().err.strip() == "interrupted"

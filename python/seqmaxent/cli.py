@@ -522,7 +522,20 @@ def main() -> None:
         e.show()
         sys.exit(e.exit_code)
     except Exception as e:
+        if (stop := _stop_behind(e)) is not None:  # a library that wraps the KeyboardInterrupt (an import's init)
+            ignore_further()
+            click.echo(describe(stop), err=True)
+            sys.exit(exit_code(stop))
         if debug:
             raise
         click.echo(f"error: {e}", err=True)
         sys.exit(1)
+
+
+def _stop_behind(e: BaseException | None) -> KeyboardInterrupt | None:
+    """The Ctrl-C or SIGTERM in an exception's chain of causes, if any."""
+    seen = set()
+    while e is not None and not isinstance(e, KeyboardInterrupt) and id(e) not in seen:
+        seen.add(id(e))
+        e = e.__cause__ or e.__context__
+    return e if isinstance(e, KeyboardInterrupt) else None
