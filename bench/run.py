@@ -1,12 +1,17 @@
 """Proposals per second of seqmaxent against plain PyTorch and onnxruntime-Python samplers.
 
-    python bench/run.py [--networks ctcf basset] [--threads 1 2] [--chains 500] [--out bench/results]
+    python bench/run.py [--networks ctcf_random basset] [--threads 1 2] [--chains 500] [--out bench/results]
 
-Each measurement runs in its own process (clean thread settings, its own peak memory). Also
-measures the peak memory of `seqmaxent sample` on growing numbers of inputs (results are
-streamed to HDF5, so it must stay flat). Writes results.json and results.md in --out (`--parts`
-reruns one part and keeps the other; `--networks` reruns those networks and keeps the others).
-Needs PyTorch (pip install 'seqmaxent[torch]').
+Each measurement runs in its own process (clean thread settings, its own peak memory) and is the
+difference of two run lengths, so starting the chains is left out; the first call's set-up (reading
+the model, extracting the plan, the load-time check against ONNX Runtime, building the engine) is
+reported on its own. seqmaxent's own rows are measured at every kernel level this CPU runs
+(SEQMAXENT_KERNELS). The `load` part measures seqmaxent and PyTorch with 0, 1 and 2 busy
+neighbours (CPU-bound processes started here) on the CTCF network with random weights. The
+`memory` part measures the peak memory of `seqmaxent sample` on growing numbers of inputs (results
+are streamed to HDF5, so it must stay flat). Writes results.json and results.md in --out
+(`--parts` reruns some parts and keeps the others; `--networks` reruns those networks and keeps
+the others). Needs PyTorch (pip install 'seqmaxent[torch]').
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import platform
 import resource
 import shutil
 import subprocess
@@ -28,6 +34,9 @@ sys.path.insert(0, str(HERE))
 from networks import NETWORKS  # noqa: E402
 
 METHODS = ["seqmaxent", "seqmaxent-full", "seqmaxent-bench", "pytorch", "onnxruntime-python"]
+KERNEL_METHODS = {"seqmaxent", "seqmaxent-bench"}  # the rows the core's kernel level changes
+SPEED_NETWORKS = [n for n in NETWORKS if n != "ctcf"]  # ctcf_random is the same architecture, from its file
+LOAD_NETWORK, LOAD_METHODS, LOAD_BUSY = "ctcf_random", ["seqmaxent", "seqmaxent-full", "pytorch"], [0, 1, 2]
 
 
 def measure(method: str, network: str, threads: int, chains: int, beta: float, cache: Path) -> dict | None:
@@ -36,25 +45,31 @@ def measure(method: str, network: str, threads: int, chains: int, beta: float, c
     import reference
 
     import seqmaxent as sm
+    from seqmaxent import _core
 
     net, spec, onnx_path = networks.build(network, cache)
     if method == "pytorch" and not spec.sequential:
         return None
     chains = spec.chains or chains
-    length = spec.length
-    x0 = np.random.default_rng(1).integers(0, 4, length).astype(np.uint8)
-    model = sm.Model(onnx_path, layout=spec.layout, head=spec.head)
-    scale = model.scale(spec.units)
+    x0 = np.random.default_rng(1).integers(0, 4, spec.length).astype(np.uint8)
     fast = method in ("seqmaxent", "seqmaxent-bench")
     steps = spec.steps["fast" if fast else "full"]
-    result = dict(method=method, network=network, threads=threads, chains=chains, steps=steps)
+    result = dict(method=method, network=network, threads=threads, chains=chains, steps=steps, beta=beta,
+                  kernels=_core.kernel_level() if method in KERNEL_METHODS else "-")
+    start = time.perf_counter()
+    model = sm.Model(onnx_path, layout=spec.layout, head=spec.head)
+    scale = model.scale(spec.units)
     if method in ("seqmaxent", "seqmaxent-full"):
-        kw = dict(beta=beta, units=spec.units, chains=chains, steps=steps, period=steps, burn_in=0, threads=threads,
-                  incremental=fast, sampler="metropolis", max_rounds=1)
-        sm.sample(model, sm.decode(x0[None]), **{**kw, "steps": 2, "period": 1})  # build engine, warm up
-        start = time.perf_counter()
-        res = sm.sample(model, sm.decode(x0[None]), **kw)
-        result["proposals_per_s"] = chains * steps / (time.perf_counter() - start)
+        kw = dict(beta=beta, units=spec.units, chains=chains, burn_in=0, threads=threads, incremental=fast,
+                  sampler="metropolis", max_rounds=1)
+        sm.sample(model, sm.decode(x0[None]), steps=2, period=1, **kw)  # the first call builds the engine
+        result["setup_s"] = time.perf_counter() - start
+        seconds = []
+        for n in (steps, 2 * steps):
+            start = time.perf_counter()
+            res = sm.sample(model, sm.decode(x0[None]), steps=n, period=n, **kw)
+            seconds.append(time.perf_counter() - start)
+        result["proposals_per_s"] = chains * steps / (seconds[1] - seconds[0])
         result["acceptance"] = float(res.acceptance.mean())
         result["path"] = res.params["evaluation"]
     elif method == "seqmaxent-bench":
@@ -70,13 +85,48 @@ def measure(method: str, network: str, threads: int, chains: int, beta: float, c
     elif method == "onnxruntime-python":
         result["proposals_per_s"] = reference.onnxruntime_sampler(
             model._phi_model(model.positions()).SerializeToString(), x0, scale, beta, chains, steps, threads, spec.layout)
-    incremental, full = model.engine(length, "cpu", 1, True).flops
+    incremental, full = model.engine(spec.length, "cpu", 1, True).flops
     result["flops_per_proposal"] = incremental if fast else full
     result["flops_full_pass"] = full
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     if method == "seqmaxent-bench":
         result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     return result
+
+
+def run_one(method: str, network: str, threads: int, beta: float, args, kernels: str | None = None,
+            busy: int = 0) -> dict | None:
+    """`measure` in a fresh process, at a kernel level (None: the best), beside `busy` CPU-bound processes."""
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
+    env.pop("SEQMAXENT_KERNELS", None)
+    if kernels is not None:
+        env["SEQMAXENT_KERNELS"] = kernels
+    neighbours = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(busy)]
+    try:
+        out = subprocess.run([sys.executable, __file__, "--one", method, network, str(threads), "--chains", str(args.chains),
+                              "--beta", str(beta), "--out", str(args.out)], capture_output=True, text=True, env=env)
+    finally:
+        for p in neighbours:
+            p.kill()
+            p.wait()
+    if out.returncode:
+        print(out.stderr, file=sys.stderr)
+        raise SystemExit(f"{method} on {network} failed")
+    r = json.loads(out.stdout.strip().splitlines()[-1])
+    if r is not None:
+        r["busy"] = busy
+        print(f"{network:12s} beta {beta:<5g} {method:19s} {r['kernels']:7s} {threads} threads, {busy} busy: "
+              f"{r['proposals_per_s']:12,.0f} proposals/s", flush=True)
+    return r
+
+
+def machine() -> dict:
+    """The CPU model, core count, kernel levels and OS kernel of this machine."""
+    from seqmaxent import _core
+
+    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                  if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else ""
+    return dict(cpu=model, cores=os.cpu_count(), kernel_levels=_core.kernel_levels(), os=platform.platform())
 
 
 GPU_CHAINS = {"cuda": [2048, 8192, 32768], "cpu": [256]}
@@ -147,18 +197,34 @@ def sample_memory(inputs: int, cache: Path) -> dict:
 
 
 def table(rows: list[dict]) -> str:
-    lines = ["| network | method | threads | proposals/s | vs PyTorch | vs full pass | FLOPs/proposal | GFLOP/s | "
-             "peak RSS (MB) |", "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
-    base = {(r["network"], r["threads"]): r["proposals_per_s"] for r in rows if r["method"] == "pytorch"}
-    full = {(r["network"], r["threads"]): r["proposals_per_s"] for r in rows if r["method"] == "seqmaxent-full"}
+    lines = ["| network | beta | method | kernels | threads | proposals/s | acceptance | vs PyTorch | vs full pass | "
+             "FLOPs/proposal | GFLOP/s | set-up (s) | peak RSS (MB) |",
+             "| --- | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    key = lambda r: (r["network"], r.get("beta"), r["threads"], r.get("busy", 0))  # noqa: E731
+    base = {key(r): r["proposals_per_s"] for r in rows if r["method"] == "pytorch"}
+    full = {key(r): r["proposals_per_s"] for r in rows if r["method"] == "seqmaxent-full"}
     for r in rows:
-        key = (r["network"], r["threads"])
-        ratio = f"{r['proposals_per_s'] / base[key]:.1f}x" if key in base else "-"
-        vs_full = f"{r['proposals_per_s'] / full[key]:.1f}x" if key in full else "-"
-        lines.append(f"| {r['network']} | {r['method']} | {r['threads']} | {r['proposals_per_s']:,.0f} | {ratio} | "
-                     f"{vs_full} | {r['flops_per_proposal'] / 1e6:,.2f} M | "
-                     f"{r['proposals_per_s'] * r['flops_per_proposal'] / 1e9:.1f} | "
-                     f"{r['peak_rss_mb']:.0f} |")
+        per_s = r["proposals_per_s"]
+        ratio = f"{per_s / base[key(r)]:.1f}x" if key(r) in base else "-"
+        vs_full = f"{per_s / full[key(r)]:.1f}x" if key(r) in full else "-"
+        acceptance = f"{r['acceptance']:.2f}" if "acceptance" in r else "-"
+        setup = f"{r['setup_s']:.2f}" if "setup_s" in r else "-"
+        lines.append(f"| {r['network']} | {r.get('beta', '-'):g} | {r['method']} | {r.get('kernels', '-')} | {r['threads']} | "
+                     f"{per_s:,.0f} | {acceptance} | {ratio} | {vs_full} | {r['flops_per_proposal'] / 1e6:,.2f} M | "
+                     f"{per_s * r['flops_per_proposal'] / 1e9:.1f} | {setup} | {r['peak_rss_mb']:.0f} |")
+    return "\n".join(lines)
+
+
+def load_table(rows: list[dict]) -> str:
+    """Speed beside busy neighbours: the share of the quiet speed kept, and the ratio to PyTorch."""
+    lines = ["| busy neighbours | method | proposals/s | share of quiet speed | seqmaxent / this |",
+             "| ---: | --- | ---: | ---: | ---: |"]
+    quiet = {r["method"]: r["proposals_per_s"] for r in rows if r["busy"] == 0}
+    ours = {r["busy"]: r["proposals_per_s"] for r in rows if r["method"] == "seqmaxent"}
+    for r in rows:
+        per_s = r["proposals_per_s"]
+        lines.append(f"| {r['busy']} | {r['method']} | {per_s:,.0f} | {per_s / quiet[r['method']]:.2f} | "
+                     f"{ours[r['busy']] / per_s:.1f}x |")
     return "\n".join(lines)
 
 
@@ -171,13 +237,14 @@ def memory_table(rows: list[dict]) -> str:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--networks", nargs="+", default=list(NETWORKS), choices=list(NETWORKS))
+    p.add_argument("--networks", nargs="+", default=SPEED_NETWORKS, choices=list(NETWORKS))
     p.add_argument("--methods", nargs="+", default=METHODS, choices=METHODS)
     p.add_argument("--threads", nargs="+", type=int, default=[1, 2])
+    p.add_argument("--kernels", nargs="+", help="kernel levels for seqmaxent's rows (default: every level this CPU runs)")
     p.add_argument("--chains", type=int, default=500)
-    p.add_argument("--beta", type=float, default=400.0)
+    p.add_argument("--beta", type=float, default=400.0, help="beta of the networks measured at one beta")
     p.add_argument("--out", type=Path, default=HERE / "results")
-    p.add_argument("--parts", nargs="+", default=["speed", "memory"], choices=["speed", "memory"])
+    p.add_argument("--parts", nargs="+", default=["speed", "load", "memory"], choices=["speed", "load", "memory"])
     p.add_argument("--gpu", nargs="?", const="cuda", choices=["cuda", "cpu"],
                    help="measure the resident sampler on the GPU instead (needs onnxruntime-gpu and a CUDA build of "
                         "PyTorch; writes gpu.json and gpu.md); '--gpu cpu' runs the same on the CPU provider "
@@ -210,21 +277,19 @@ def main() -> None:
         os.environ["OMP_NUM_THREADS"] = threads
         print(json.dumps(measure(method, network, int(threads), args.chains, args.beta, cache)))
         return
+    from seqmaxent import _core
+
+    levels = args.kernels or _core.kernel_levels()
     rows: list[dict] = []
     for network in args.networks if "speed" in args.parts else []:
-        for threads in args.threads:
-            for method in args.methods:
-                out = subprocess.run([sys.executable, __file__, "--one", method, network, str(threads), "--chains",
-                                      str(args.chains), "--beta", str(args.beta), "--out", str(args.out)],
-                                     capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": str(threads)})
-                if out.returncode:
-                    print(out.stderr, file=sys.stderr)
-                    raise SystemExit(f"{method} on {network} failed")
-                r = json.loads(out.stdout.strip().splitlines()[-1])
-                if r is None:
-                    continue
-                rows.append(r)
-                print(f"{network:7s} {method:19s} {threads} threads: {r['proposals_per_s']:12,.0f} proposals/s", flush=True)
+        for beta in NETWORKS[network].betas or [args.beta]:
+            for threads in args.threads:
+                for method in args.methods:
+                    for level in levels if method in KERNEL_METHODS else [None]:
+                        if (r := run_one(method, network, threads, beta, args, level)) is not None:
+                            rows.append(r)
+    load = [run_one(method, LOAD_NETWORK, 2, 4.0, args, busy=busy) for busy in LOAD_BUSY for method in LOAD_METHODS
+            if "load" in args.parts]
     memory: list[dict] = []
     for inputs in MEMORY_INPUTS if "memory" in args.parts else []:
         out = subprocess.run([sys.executable, __file__, "--memory", str(inputs), "--out", str(args.out)],
@@ -236,10 +301,17 @@ def main() -> None:
     results = json.loads(saved.read_text()) if saved.exists() else {}  # parts not run this time are kept
     if "speed" in args.parts:  # networks not run this time are kept
         rows = [r for r in results.get("speed", []) if r["network"] not in args.networks] + rows
-    results.update({part: found for part, found in (("speed", rows), ("memory", memory)) if part in args.parts})
+    results.update({part: found for part, found in (("speed", rows), ("load", load), ("memory", memory))
+                    if part in args.parts}, machine=machine())
     saved.write_text(json.dumps(results, indent=1))
-    rows, memory = results.get("speed", []), results.get("memory", [])
-    text = table(rows) + "\n\nPeak memory of `seqmaxent sample` (CTCF net, 2 threads) as inputs grow:\n\n" + memory_table(memory)
+    m = results["machine"]
+    text = (f"{m['cpu']}, {m['cores']} cores, kernel levels {', '.join(m['kernel_levels'])}; {m['os']}. "
+            "Proposals per second, one input, a difference of two run lengths; set-up is the first call's.\n\n"
+            + table(results.get("speed", []))
+            + f"\n\nBeside busy neighbours (CPU-bound processes), {LOAD_NETWORK}, beta 4, 2 threads, best kernels:\n\n"
+            + load_table(results.get("load", []))
+            + "\n\nPeak memory of `seqmaxent sample` (CTCF net, 2 threads) as inputs grow:\n\n"
+            + memory_table(results.get("memory", [])))
     (args.out / "results.md").write_text(text + "\n")
     print(text)
 
