@@ -185,7 +185,8 @@ PYBIND11_MODULE(_core, m) {
              std::vector<int> keep, int swap_every, const std::string& moves, double mu,
              std::array<bool, kBases> constrained, const FloatArray& scale, int chains, int steps, int period,
              int burn_in, uint64_t seed, uint64_t round, int refresh, py::array_t<float> phi0_out,
-             std::optional<py::array_t<uint8_t>> state_codes, std::optional<py::array_t<int32_t>> state_rungs) {
+             std::optional<py::array_t<uint8_t>> state_codes, std::optional<py::array_t<int32_t>> state_rungs,
+             std::optional<py::array_t<uint8_t, py::array::c_style | py::array::forcecast>> region) {
             SamplerConfig c;
             if (x0.ndim() != 2) throw std::invalid_argument("x0 must have shape (inputs, length)");
             if (betas.ndim() != 2 || betas.shape(0) != x0.shape(0))
@@ -200,6 +201,7 @@ PYBIND11_MODULE(_core, m) {
             c.burn_in = burn_in, c.seed = seed, c.round = round, c.refresh = refresh;
             for (int b = 0; b < kBases; ++b) c.constrained[b] = constrained[b];
             c.scale = to_vector(scale);
+            if (region) c.region.assign(region->data(), region->data() + region->size());
             c.validate(s.engine().plan().phi_dim);
             const py::ssize_t n = x0.shape(0), L = x0.shape(1), K = py::ssize_t(c.keep.size()), R = c.rungs;
             if (ids.ndim() != 1 || ids.shape(0) != n) throw std::invalid_argument("ids must have one entry per input");
@@ -232,7 +234,7 @@ PYBIND11_MODULE(_core, m) {
           py::arg("x0"), py::arg("ids"), py::arg("betas"), py::arg("keep"), py::arg("swap_every"), py::arg("moves"),
           py::arg("mu"), py::arg("constrained"), py::arg("scale"), py::arg("chains"), py::arg("steps"),
           py::arg("period"), py::arg("burn_in"), py::arg("seed"), py::arg("round"), py::arg("refresh"),
-          py::arg("phi0"), py::arg("state_codes") = py::none(), py::arg("state_rungs") = py::none(),
+          py::arg("phi0"), py::arg("state_codes") = py::none(), py::arg("state_rungs") = py::none(), py::arg("region") = py::none(),
           "Sample with one ladder of betas (inputs, rungs) per input; returns (samples (n, keep, chains, kept, L), distances, accepted (n, chains, rungs), "
           "swaps (n, chains, rungs - 1), evaluations (n))")
       .def_property_readonly("done", &Sampler::done)

@@ -330,13 +330,16 @@ void Sampler::run(const uint8_t* x0, const int64_t* ids, int64_t inputs, const S
   if (inputs < 1) throw std::invalid_argument("no input sequences");
   if (cfg.betas.size() != size_t(inputs) * cfg.rungs) throw std::invalid_argument("betas must hold one ladder per input");
   const int L = engine_.plan().length;
-  // The positions each input's chains may mutate: all but its Ns.
+  if (!cfg.region.empty() && cfg.region.size() != size_t(L))
+    throw std::invalid_argument("the region must have one entry per position");
+  // The positions each input's chains may mutate: those of the region that are not N.
   mutable_.assign(inputs, {});
   for (int64_t i = 0; i < inputs; ++i) {
     if (ids[i] < 0) throw std::invalid_argument("input ids must be >= 0");
     for (int p = 0; p < L; ++p)
-      if (x0[i * L + p] != kUnknown) mutable_[i].push_back(p);
-    if (mutable_[i].empty()) throw std::invalid_argument("input " + std::to_string(ids[i] + 1) + " is all N");
+      if (x0[i * L + p] != kUnknown && (cfg.region.empty() || cfg.region[p])) mutable_[i].push_back(p);
+    if (mutable_[i].empty())
+      throw std::invalid_argument("input " + std::to_string(ids[i] + 1) + (cfg.region.empty() ? " is all N" : " is all N in the region"));
     if (state.codes)
       for (int64_t r = 0; r < cfg.replicas(); ++r)
         for (int p = 0; p < L; ++p) {

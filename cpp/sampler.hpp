@@ -32,6 +32,7 @@ struct SamplerConfig {
   uint64_t seed = 0;
   uint64_t round = 0;  // continuation number: streams are keyed by (seed, round, input id, replica)
   int refresh = 1000;  // steps between exact recomputations of each chain's state (0: never)
+  std::vector<uint8_t> region;  // (length) 1 where chains may change the base; empty: every position
   void validate(int phi_dim) const;
   int replicas() const { return chains * rungs; }  // per input
   double beta(int64_t input, int rung) const { return betas[size_t(input) * rungs + rung]; }
@@ -76,7 +77,7 @@ class Sampler {
   Engine& engine_;
   std::atomic<int64_t> done_{0}, total_{0};
   std::atomic<bool> stop_{false};
-  std::vector<std::vector<int>> mutable_;  // per input: positions that are not N
+  std::vector<std::vector<int>> mutable_;  // per input: positions in the region that are not N
 };
 
 struct Cancelled : std::exception {

@@ -298,3 +298,27 @@ def test_a_file_that_is_not_results_is_a_named_error(tmp_path, monkeypatch, caps
     code, err = run_main(monkeypatch, capsys, command, tmp_path / "model.onnx", *out)
     assert code == 1 and f"{tmp_path / 'model.onnx'} is not a seqmaxent results file (not HDF5" in err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_region_through_the_command_line(tmp_path, monkeypatch, capsys):
+    """--region reaches every input, is recorded canonically, gives the samples of sm.sample's
+    region, is compared on --resume, and summarize and report say the rest was held."""
+    fa = write_fasta(tmp_path / "in.fa", SEQS[:3])
+    out = tmp_path / "r.h5"
+    assert run("sample", MODEL, fa, "-o", out, *FAST, "--region", "20-24, 3-5", "--batch-size", "2").exit_code == 0
+    params, names, h5 = load(out)
+    with h5:
+        samples = h5["samples"][:]
+    assert params["region"] == "3-5,20-24"
+    direct = sm.sample(MODEL, SEQS[:3], beta=2.0, chains=4, steps=200, period=20, region="3-5,20-24")
+    assert (samples == direct.samples).all()
+    code, err = run_main(monkeypatch, capsys, "sample", MODEL, fa, "-o", out, *FAST, "--region", "3-6", "--resume")
+    assert code != 0 and "region" in err
+    result = CliRunner().invoke(cli, ["summarize", str(out)])
+    assert "only positions 3-5,20-24 (1-based) changed, the rest held at x0" in result.stderr
+    assert all(float(v.split(":")[1]) == 0 for row in result.stdout.splitlines()[1:] for v in row.split("\t")[-1].split(",")
+               if not (3 <= int(v.split(":")[0]) <= 5 or 20 <= int(v.split(":")[0]) <= 24))
+    assert run("report", out, "-o", tmp_path / "r.html").exit_code == 0
+    assert "Only positions 3-5,20-24 were sampled" in (tmp_path / "r.html").read_text()
+    code, err = run_main(monkeypatch, capsys, "sample", MODEL, fa, "-o", tmp_path / "bad.h5", *FAST, "--region", "20-30")
+    assert code == 1 and "region 20-30 is outside the input's positions 1-24" in err

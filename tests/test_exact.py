@@ -144,3 +144,22 @@ def test_per_position_head_matches_exact(tmp_path_factory, incremental, sampler,
     assert [r.params["positions"] for r in results][-1] == ([positions] if isinstance(positions, int) else positions)
     powered = [assert_exact(model, res, 0.4, units, N_SAMPLES // 3, positions, x0) for res in results]
     assert powered[-1]
+
+
+@pytest.mark.parametrize("resident", [False, True], ids=["core", "resident"])
+@pytest.mark.parametrize("sampler,moves", SAMPLERS)
+def test_a_region_samples_the_exact_law_with_the_rest_held(tiny, sampler, moves, resident):
+    """Region 2-3 (1-based): positions 1 and 4 keep x0's bases in every sample, importance 0 there,
+    and positions 2-3 follow the exact law conditioned on them (GC counted as everywhere)."""
+    units, mu = (1, 0), 0.5
+    results = run(tiny, relative_beta(tiny, units, 3.0), mu, units, sampler, moves, region="2-3", resident=resident)
+    held = (all_sequences(tiny.length)[:, [0, 3]] == X0[[0, 3]]).all(axis=1)
+    for r in results:
+        assert r.params["region"] == "2-3" and r.region.tolist() == [False, True, True, False]
+        assert (r.samples[0][:, [0, 3]] == X0[[0, 3]]).all() and (r.importance()[0, [0, 3]] == 0).all()
+        p = exact(tiny, X0, r.params["beta"], mu, units) * held
+        p /= p.sum()
+        bound = tv_bound(p, N_SAMPLES // 3, np.random.default_rng(0))
+        assert tv(r.samples[0], p) < bound, f"beta {r.params['beta']:.3g}"
+        whole = exact(tiny, X0, r.params["beta"], mu, units)  # the law without the region: far from it
+        assert 0.5 * np.abs(whole - p).sum() > 2 * bound and tv(r.samples[0], whole) > bound

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import seqmaxent as sm
+from seqmaxent import diagnostics
 from conftest import model_path
 
 SEQS = ["ACGTACGTTTGACCAGTACGGATC", "GGGGCCCCAAAATTTTACGTACGT"]
@@ -118,6 +119,37 @@ def test_frozen_n_positions_never_change(model, incremental):
     np.testing.assert_allclose(res.phi0[0], model.phi(sm.encode([seq], on_n="freeze"))[0], rtol=1e-5, atol=1e-6)
     expected = np.linalg.norm(model.scale() * (model.phi(res.samples[0]) - res.phi0[0]), axis=1)
     np.testing.assert_allclose(res.distances[0], expected, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("region", ["3-5,20-24", range(3, 6), [(20, 24), (3, 5)]], ids=["text", "range", "pairs"])
+def test_a_region_changes_only_its_positions(model, region):
+    """Only the region changes (with N frozen inside it); it is recorded canonically (1-based)."""
+    seq = "ACNTACGTTTGACCAGTACGNATC"
+    res = sm.sample(model, [seq], beta=0.0, chains=4, steps=2000, period=100, region=region, on_n="freeze")
+    inside = np.zeros(24, bool)
+    inside[[2, 3, 4, 19, 20, 21, 22, 23] if not isinstance(region, range) else [2, 3, 4]] = True
+    moved = np.array([[s[p] != seq[p] for p in range(24)] for s in res.sequences(0)]).any(axis=0)
+    assert (moved == (inside & (np.array(list(seq)) != "N"))).all()
+    assert res.params["region"] == ("3-5" if isinstance(region, range) else "3-5,20-24")
+    assert (res.importance()[0, ~inside] == 0).all() and "only positions 3-5" in diagnostics.describe_sampler(res.params)
+
+
+@pytest.mark.parametrize("region,message", [("0-4", "outside the input's positions 1-24"), ("5-3", "first position comes after the last"),
+                                            ("3-25", "outside"), ("a-b", "not a 1-based position"),
+                                            (range(3, 9, 2), "step 1"), ("3", None)])
+def test_bad_regions_are_named(model, region, message):
+    if message is None:  # a single position is a region
+        res = sm.sample(model, [SEQS[0]], beta=0.0, chains=2, steps=200, period=100, region=region)
+        assert {s[2] for s in res.sequences(0)} != {SEQS[0][2]} and res.params["region"] == "3"
+        return
+    with pytest.raises(ValueError, match=message):
+        sm.sample(model, [SEQS[0]], beta=1.0, chains=2, steps=100, period=50, region=region)
+
+
+def test_a_region_of_only_n_is_refused(model):
+    with pytest.raises(ValueError, match="all N in the region"):
+        sm.sample(model, ["ACNNACGTTTGACCAGTACGGATC"], beta=1.0, chains=2, steps=100, period=50, region="3-4",
+                  on_n="freeze")
 
 
 def test_rounds_stop_when_the_diagnostics_pass(model):

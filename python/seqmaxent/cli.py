@@ -126,6 +126,8 @@ def inspect(model: str, positions, layout: str | None, alphabet: str, phi: str |
 @click.option("--units", help="Output unit K, or K1,K2 for the log-odds W[K1]-W[K2].  [default: 1,0 or 0]")
 @click.option("--positions", help="Output positions to explain, for a head applied at every position (1-based): "
                                   "P, P1-P2 or a comma-separated mix.  [default: the only one]")
+@click.option("--region", help="Input positions the chains may change (1-based, inclusive): 4900-5100, or ranges "
+                               "such as 4900-5000,5050-5100; the rest keeps each input's bases.  [default: all]")
 @click.option("--constrained", default="GC", show_default=True, help="Bases counted by N_C.")
 @click.option("--sampler", type=click.Choice(["tempering", "metropolis"]), default="tempering", show_default=True,
               help="Replica exchange over a ladder of betas, or the paper's independent single-beta chains.")
@@ -153,7 +155,7 @@ def inspect(model: str, positions, layout: str | None, alphabet: str, phi: str |
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @with_model_options
 def sample(model: str, input: str, output: str, force, input_alphabet, genome, beta, target, tolerance, mu,
-           gc_fraction, units, constrained, sampler, moves, rungs, chains, steps, max_rounds, period, burn_in, seed,
+           gc_fraction, units, region, constrained, sampler, moves, rungs, chains, steps, max_rounds, period, burn_in, seed,
            threads, provider, on_n, batch_size, resume, shard, scheduler, workers, quiet, layout, alphabet, phi, head,
            class_names, positions) -> None:
     """Sample the MaxEnt distribution around each sequence of INPUT (FASTA, one-hot .npy, BED with
@@ -183,7 +185,8 @@ def sample(model: str, input: str, output: str, force, input_alphabet, genome, b
     if inputs == 0:
         raise click.UsageError(f"{input} holds no sequences")
     m = open_model(model, layout, alphabet, phi, head, class_names)
-    options = dict(mu=mu, units=parse_units(units), positions=parse_positions(positions), constrained=constrained,
+    options = dict(mu=mu, units=parse_units(units), positions=parse_positions(positions), region=region,
+                   constrained=constrained,
                    sampler=sampler, moves=moves, rungs=rungs, threads=threads, provider=provider, seed=seed)
     if betas == ["auto"]:
         from itertools import islice

@@ -135,4 +135,5 @@ def describe_sampler(params: dict) -> str:
            if params.get("sampler") == "tempering" and len(ladder) > 1 else "independent chains")
     return (f"{how}, {params.get('moves', 'metropolis')} site updates, {params['chains']} chains x "
             f"{params['steps']} steps in the first round (burn-in {params['burn_in']}), "
-            f"up to {params.get('max_rounds', 1)} rounds")
+            f"up to {params.get('max_rounds', 1)} rounds"
+            + (f"; only positions {params['region']} (1-based) changed, the rest held at x0" if params.get("region") else ""))

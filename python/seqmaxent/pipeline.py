@@ -15,6 +15,7 @@ from .inputs import batches, read_inputs
 from .ladder import run_ladder
 from .model import Model
 from .sampling import resolve_lengths, sample
+from .region import canonical
 from .store import ResultsFile
 from .verdict import label
 
@@ -43,7 +44,7 @@ def _runs(items: list[tuple[int, str, str]]) -> list[tuple[int, list[tuple[str, 
 
 
 # sample() settings recorded in the results file (with sample()'s defaults where not given)
-RECORDED = ("beta", "mu", "units", "positions", "constrained", "sampler", "moves", "rungs", "ladder", "swap_every", "adapt",
+RECORDED = ("beta", "mu", "units", "positions", "region", "constrained", "sampler", "moves", "rungs", "ladder", "swap_every", "adapt",
             "chains", "steps", "period", "burn_in", "max_rounds", "min_ess", "seed", "threads", "provider")
 
 
@@ -127,7 +128,8 @@ def sample_file(
     where = model.positions(settings["positions"])
     common.update(mu=float(settings["mu"]), units=model.units(settings["units"]), head=model.head_name,
                   verdict=label(model, settings["units"], settings["positions"]), class_names=model.class_names,
-                  positions=None if where is None else [p + 1 for p in where], burn_in=burn_in, period=period,
+                  positions=None if where is None else [p + 1 for p in where], region=canonical(settings["region"]),
+                  burn_in=burn_in, period=period,
                   constrained=str(settings["constrained"]).upper(), input_count=input_count,
                   shard=list(shard) if shard is not None else None,
                   ladder=run_ladder(list(paths), settings["sampler"], settings["rungs"], settings["ladder"]))

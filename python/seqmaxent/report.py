@@ -122,8 +122,10 @@ def _write(runs, output: Path, max_inputs: int, match: bool, sort: str, progress
         summary = run_summary([r for r, _ in rhat_ess], [e for _, e in rhat_ess], h5["acceptance"][:].mean(axis=1))
         text = (f"<p class='answer'><b>beta {beta:g}</b>: {len(names)} input(s) of {html.escape(first['input'])} "
                 f"explained through {html.escape(str(first.get('head')))} ({html.escape(label)}: "
-                f"{np.nanmin(pred):.3g} to {np.nanmax(pred):.3g}). {len(consensus)} consensus motif(s) in "
-                f"&ge; 2 inputs. ")
+                f"{np.nanmin(pred):.3g} to {np.nanmax(pred):.3g}). "
+                + (f"Only positions {html.escape(first['region'])} were sampled; the rest held each input's bases. "
+                   if first.get("region") else "")
+                + f"{len(consensus)} consensus motif(s) in &ge; 2 inputs. ")
         if not_called:
             text += f"<span class='warn'>The network does not call {not_called} input(s) the explained class.</span> "
         text += (f"<span class='warn'>{html.escape(summary)}.</span>" if summary else

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from . import diagnostics, store, summary
+from .region import recorded
 from .sequences import UNKNOWN, decode
 
 
@@ -60,10 +61,16 @@ class Result:
         constrained = str(self.params.get("constrained", "GC"))
         return summary.background(self.params.get("mu", 0.0), [b in constrained for b in self.alphabet])
 
+    @property
+    def region(self) -> np.ndarray:
+        """Boolean (L,): the positions the chains could change (:mod:`seqmaxent.region`; all by default)."""
+        return recorded(self.params, self.length)
+
     def importance(self) -> np.ndarray:
         """Importance (inputs, L) in bits: the KL divergence of each position's marginal from the
-        background; 0 at N positions."""
-        return np.where(self.x0 == UNKNOWN, 0.0, summary.importance(self.marginals(), self.background()))
+        background; 0 at N positions and outside the region (held fixed, not sampled)."""
+        held = (self.x0 == UNKNOWN) | ~self.region
+        return np.where(held, 0.0, summary.importance(self.marginals(), self.background()))
 
     def sequences(self, i: int = 0) -> list[str]:
         """The samples of input i as strings."""

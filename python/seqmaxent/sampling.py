@@ -18,6 +18,9 @@ from .interrupts import deferred
 from .ladder import TUNING_STREAM, adapt_segments, run_ladder, swap_attempts, tune
 from .model import Model, Positions, Units
 from .result import Result
+from .region import Region
+from .region import describe as describe_region
+from .region import mask as region_mask
 from .errors import ModelError, SequenceError
 from .sequences import encode, from_onehot
 from .verdict import kept_fraction, verdict
@@ -144,6 +147,7 @@ def sample(
     mu: float = 0.0,
     units: Units = None,
     positions: Positions = None,
+    region: Region = None,
     constrained: str = "GC",
     sampler: str = "tempering",
     moves: str = "metropolis",
@@ -181,6 +185,10 @@ def sample(
     (``units=(k1, k2)``; default (1, 0) for two outputs, 0 for one). For a head applied at every
     position, `positions` (1-based output positions: an int, a list or a range) choose where: Phi
     stacks, per chosen position, the rows the head reads there (:class:`seqmaxent.Model`).
+
+    `region` (1-based, inclusive: ``"4900-5100"``, ``"4900-5000,5050-5100"``, a range or (first,
+    last) pairs; :mod:`seqmaxent.region`) restricts the changes to those positions: every other
+    position keeps x0's base as context, and its importance is 0. Default: the whole input.
 
     Sampler: ``"tempering"`` (default) runs each of `chains` chains as a replica-exchange ladder of
     `rungs` betas (:func:`seqmaxent.ladder.make_ladder`, or `ladder`), every replica making
@@ -227,7 +235,8 @@ def sample(
         from .calibrate import calibrate_beta
 
         calibration = calibrate_beta(model, sequences, target=target, tolerance=tolerance, mu=mu, units=units,
-                                  positions=positions, constrained=constrained, sampler=sampler, moves=moves,
+                                  positions=positions, region=region, constrained=constrained, sampler=sampler,
+                                  moves=moves,
                                   rungs=rungs, threads=threads, provider=provider, incremental=incremental,
                                   on_n=on_n, names=None if names is None else list(names)[:8])
         beta = calibration.beta
@@ -260,6 +269,7 @@ def sample(
     if threads < 1:
         raise ValueError(f"threads must be at least 1, not {threads}")
     codes = to_codes(model, sequences, names, on_n, first_input, source)
+    inside = region_mask(region, codes.shape[1])
     scale = model.scale(units, positions)
     where = model.positions(positions)
     mask = constrained_mask(constrained, model.alphabet)
@@ -303,7 +313,7 @@ def sample(
                    swap_every=int(swap_every) if sampler == "tempering" else 0, moves=moves, mu=float(mu),
                    constrained=mask, scale=scale, chains=int(chains), steps=int(length), period=int(every),
                    burn_in=int(warm), seed=int(seed), round=stream, refresh=int(refresh), phi0=phi,
-                   state_codes=sc, state_rungs=sr)
+                   state_codes=sc, state_rungs=sr, region=None if inside is None else inside.astype(np.uint8))
         phi0[active] = phi
         progressed += len(active) * chains * R * (warm + length)
         state_codes[active], state_rungs[active] = sc, sr
@@ -349,7 +359,8 @@ def sample(
 
     found = verdict(model, outputs, units, positions)
     common = dict(mu=float(mu), units=model.units(units), head=model.head_name,
-                  positions=None if where is None else [p + 1 for p in where], constrained=str(constrained).upper(),
+                  positions=None if where is None else [p + 1 for p in where], region=describe_region(inside),
+                  constrained=str(constrained).upper(),
                   sampler=sampler,
                   moves=moves, ladder=betas_run if sampler == "tempering" else None,
                   swap_every=swap_every if sampler == "tempering" else None, chains=chains, steps=steps,
