@@ -218,3 +218,11 @@ def test_a_beta_sweep_is_one_ladder(model):
         sm.sample(model, SEQS, beta=8.0, ladder=[1.0, 2.0, 4.0])
     with pytest.raises(ValueError, match="steps / period must be even"):
         sm.sample(model, SEQS, beta=8.0, steps=300, period=100)
+
+
+@pytest.mark.parametrize("sampler", ["metropolis", "tempering"])
+def test_one_chain_of_one_input(model, sampler):
+    """One input, one chain (and with metropolis one rung): the start state is the caller's own array, never
+    a read-only view ('assignment destination is read-only' before)."""
+    res = sm.sample(model, [SEQS[0]], beta=1.0, chains=1, steps=200, period=20, sampler=sampler, max_rounds=2)
+    assert res.samples.shape == (1, 10, 24) and res.rounds[0] >= 1

@@ -18,6 +18,26 @@ def test_mutual_information_finds_a_coupled_pair():
     assert summary.top_pairs(mi, 1)[0][:2] == (0, 1)
 
 
+def test_strongest_pairs_of_a_long_input_in_bounded_memory():
+    """A 40,000-position input (a 10-kb one-hot): the coupled pair is found among the moving positions
+    without the (4L)^2 table (12 GiB at this length), and constant positions take no part."""
+    import tracemalloc
+
+    rng = np.random.default_rng(1)
+    x = np.zeros((400, 40_000), np.uint8)
+    moving = rng.choice(40_000, 900, replace=False)
+    x[:, moving] = rng.integers(0, 4, (400, 900))
+    x[:, moving[7]] = (x[:, moving[3]] + 2 * (rng.random(400) < 0.5)) % 4
+    tracemalloc.start()
+    pairs = summary.strongest_pairs(x, 20)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert sorted(pairs[0, :2].astype(int).tolist()) == sorted([moving[3], moving[7]]) and pairs[0, 2] > 0.8
+    assert peak < 400 * 2**20 and pairs.shape == (20, 3)
+    few = summary.strongest_pairs(np.array([[0, 1, 2], [1, 1, 3]], np.uint8), 20)  # 1 pair, then NaN rows
+    assert few[0, :2].tolist() == [0, 2] and np.isnan(few[1:]).all()
+
+
 def test_importance_is_zero_at_the_background_and_maximal_when_fixed():
     bg = summary.background(np.log(0.4 / 0.6), [False, True, True, False])
     np.testing.assert_allclose(bg, [0.3, 0.2, 0.2, 0.3])

@@ -58,17 +58,24 @@ def test_the_authors_gcat_npy_read_as_acgt_is_visibly_wrong(tmp_path):
     assert np.median(out["GCAT"][0]) > 0.95 and (out["GCAT"][1] == 1).all()
 
 
-def test_a_regression_output_has_a_value_not_a_call(tmp_path):
+def test_a_regression_output_has_a_value_not_a_call(tmp_path, monkeypatch):
     model = sm.Model(model_path("bpnet_small"), head="counts")
     seq = "".join(np.random.default_rng(1).choice(list("ACGT"), model.length))
     res = sm.sample(model, [seq], beta=5.0, **FAST)
     assert res.called is None and res.params["verdict"] == "value of 'counts'"
     np.testing.assert_allclose(res.prediction, res.outputs[:, 0], rtol=1e-6)
     assert np.isnan(res.kept_class).all()  # no class to keep without a tolerance
+    from seqmaxent import calibrate
+
+    pilots = []
+    monkeypatch.setattr(calibrate, "sample", lambda *a, **kw: pilots.append(kw) or sm.sample(*a, **kw))
     with pytest.raises(ValueError, match="give a tolerance"):
         sm.sample(model, [seq], beta="auto", **FAST)
+    assert not pilots  # said before any pilot ran (2.5 min of pilots on BPNet before)
     auto = sm.sample(model, [seq], beta="auto", tolerance=0.05, **FAST)
     assert "keeps x0's prediction" in auto.params["beta_auto"] and auto.kept_class[0] >= 0.5
+    # pilots are sized by the run: at most its chains and steps
+    assert all(p["chains"] <= FAST["chains"] and p["steps"] <= max(100, FAST["steps"]) for p in pilots)
 
 
 def test_python_reads_samples_saves_and_reports(tmp_path):

@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .model import Model
-from .sampling import sample
+from .sampling import sample, to_codes
+from .verdict import kept_fraction
 
 @dataclass
 class Calibration:
@@ -21,16 +22,29 @@ class Calibration:
         return f"beta = {self.beta:.3g} keeps x0's prediction in >= {self.target:.0%} of pilot samples (tried {tried})"
 
 
+def pilot_size(chains: int, steps: int) -> dict:
+    """A pilot's chains, steps and period for a run of `chains` x `steps`: at most 4 x 2,000."""
+    pilot_steps = max(100, min(steps, 2000) // 100 * 100)
+    return {"chains": min(chains, 4), "steps": pilot_steps, "period": pilot_steps // 100}
+
+
 def calibrate_beta(model: Model, sequences, target: float = 0.95, tolerance: float | None = None,
                 low: float = 1.0, high: float = 2000.0, rounds: int = 8, max_inputs: int = 8,
                 chains: int = 4, steps: int = 2000, period: int = 20, seed: int = 0, **options) -> Calibration:
     """Bisect log(beta) in [low, high] for the smallest beta whose pilot samples keep x0's predicted
     class (or stay within `tolerance` of a regression output) with frequency >= target, on up to
     `max_inputs` of the sequences. Other options (mu, units, sampler, ...) go to :func:`sample`;
-    each pilot is one round of the sampler the run will use."""
+    each pilot is one round of the sampler the run will use, `chains` x `steps` (every `period`
+    kept)."""
     if not 0 < target < 1:
         raise ValueError(f"target must be between 0 and 1, not {target}")
     subset = [sequences] if isinstance(sequences, str) else sequences[:max_inputs]
+    if tolerance is None:  # a value, not a class: say so before any pilot runs
+        first = to_codes(model, subset[:1], on_n=options.get("on_n", "fail"))
+        output = model.predict_at(first, options.get("positions")).reshape(-1)
+        if math.isnan(kept_fraction(model, first, output, None, options.get("positions"))):
+            raise ValueError("the explained output is a value, not a class: give a tolerance (the change of it that "
+                             "samples may show; --tolerance) to choose beta")
 
     def kept(beta: float) -> float:
         res = sample(model, subset, beta=beta, chains=chains, steps=steps, period=period, seed=seed, max_rounds=1,

@@ -191,11 +191,12 @@ def sample(model: str, input: str, output: str, force, input_alphabet, genome, b
     if betas == ["auto"]:
         from itertools import islice
 
-        from .calibrate import calibrate_beta
+        from .calibrate import calibrate_beta, pilot_size
         from .inputs import read_inputs
 
         pilot = [s for _, s in islice(read_inputs(input, input_alphabet or m.alphabet, genome, on_n), 8)]
-        calibration = calibrate_beta(m, pilot, target=target, tolerance=tolerance, on_n=on_n, **options)
+        calibration = calibrate_beta(m, pilot, target=target, tolerance=tolerance, on_n=on_n,
+                                     **pilot_size(chains, steps), **options)
         click.echo(str(calibration), err=True)
         betas = [calibration.beta]
     burn_in, period = resolve_lengths(steps, burn_in, period)

@@ -181,7 +181,8 @@ def _write(runs, output: Path, max_inputs: int, match: bool, sort: str, progress
             title = f"{name}, beta {params['beta']:g}: {label} {h5['prediction'][i]:.3g}{shown}"
             fig = logos.figure(h5["marginals"][i], h5["importance"][i], h5["x0"][i], alphabet, bg, title=title,
                                motifs=marks, window=window)
-            pairs = ", ".join(f"{int(a) + 1}-{int(b) + 1} ({v:.2f} bits)" for a, b, v in h5["top_pairs"][i][:5])
+            pairs = ", ".join(f"{int(a) + 1}-{int(b) + 1} ({v:.2f} bits)" for a, b, v in h5["top_pairs"][i][:5]
+                              if np.isfinite(v))
             warning = advice(*checked(h5, i), float(h5["acceptance"][i].mean()))
             parts.append(f"<div class='figure'><img alt='logo of {html.escape(name)}' src='{_png(fig)}'>"
                          f"<div class='caption'>Top: base probabilities; middle: information (bits above the "

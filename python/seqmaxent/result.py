@@ -98,8 +98,7 @@ class Result:
             "swap_acceptance": (self.swap_acceptance if self.swap_acceptance is not None
                                 else np.full((self.n_inputs, 1), np.nan)),
             "ladder": self.ladders,
-            "top_pairs": np.array([summary.top_pairs(summary.mutual_information(s), store.TOP_PAIRS)
-                                   for s in self.samples]),
+            "top_pairs": np.array([summary.strongest_pairs(s, store.TOP_PAIRS) for s in self.samples]),
             "index": np.arange(self.n_inputs) + int(self.params.get("first_input", 0)),
         }
 

@@ -179,7 +179,9 @@ def sample(
     """Sample P(x) ~ exp(-beta d(x) + mu N_C(x)) around each input sequence x0.
 
     ``beta="auto"`` first picks the smallest beta whose pilot samples keep x0's predicted class in
-    `target` of them (or stay within `tolerance` of a regression output; :func:`calibrate_beta`).
+    `target` of them (or stay within `tolerance` of a regression output; :func:`calibrate_beta`);
+    each pilot runs min(`chains`, 4) chains for min(`steps`, 2000) steps, so fewer steps give
+    cheaper pilots on a slow network.
 
     d(x) = ||s * (Phi(x) - Phi(x0))||_2 with s = W[k] (``units=k``) or W[k1] - W[k2]
     (``units=(k1, k2)``; default (1, 0) for two outputs, 0 for one). For a head applied at every
@@ -234,7 +236,10 @@ def sample(
             raise ValueError(f"beta must be a number, a list of numbers or 'auto', not {beta!r}")
         from .calibrate import calibrate_beta
 
-        calibration = calibrate_beta(model, sequences, target=target, tolerance=tolerance, mu=mu, units=units,
+        from .calibrate import pilot_size
+
+        calibration = calibrate_beta(model, sequences, target=target, tolerance=tolerance, **pilot_size(chains, steps),
+                                     mu=mu, units=units,
                                   positions=positions, region=region, constrained=constrained, sampler=sampler,
                                   moves=moves,
                                   rungs=rungs, threads=threads, provider=provider, incremental=incremental,
@@ -287,8 +292,8 @@ def sample(
     n, L = codes.shape
     R, K, kept = len(betas_run), len(keep), steps // period
     ladders = np.tile(np.asarray(betas_run, float), (n, 1))
-    state_codes = np.ascontiguousarray(np.broadcast_to(codes[:, None, None, :], (n, chains, R, L)))
-    state_rungs = np.ascontiguousarray(np.broadcast_to(np.arange(R, dtype=np.int32), (n, chains, R)))
+    state_codes = np.broadcast_to(codes[:, None, None, :], (n, chains, R, L)).copy()  # a copy: never a read-only view
+    state_rungs = np.broadcast_to(np.arange(R, dtype=np.int32), (n, chains, R)).copy()
     samples = np.empty((n, K, chains, kept, L), np.uint8)
     distances = np.empty((n, K, chains, kept), np.float32)
     accepted = np.zeros((n, chains, R))

@@ -58,6 +58,25 @@ def mutual_information(samples: np.ndarray) -> np.ndarray:
     return terms.sum(axis=(1, 3))
 
 
+MAX_PAIR_POSITIONS = 512  # positions whose pairs are searched (a 2,048 x 2,048 joint table, 32 MiB)
+
+
+def strongest_pairs(samples: np.ndarray, n: int, limit: int = MAX_PAIR_POSITIONS) -> np.ndarray:
+    """(n, 3): the n pairs (i, j, bits; 0-based) of highest mutual information in samples (S, L),
+    searched among the positions that change (at most `limit` of them, those of highest entropy:
+    MI(i, j) <= min(H(i), H(j))), so its memory is bounded whatever L; rows past the pairs there
+    are NaN."""
+    h = entropy(marginals(samples))
+    moving = np.flatnonzero(h > 0)
+    if len(moving) > limit:
+        moving = np.sort(moving[np.argsort(h[moving])[::-1][:limit]])
+    out = np.full((n, 3), np.nan)
+    found = top_pairs(mutual_information(samples[:, moving]), n) if len(moving) > 1 else []
+    for k, (i, j, bits) in enumerate(found):
+        out[k] = moving[i], moving[j], bits
+    return out
+
+
 def top_pairs(mi: np.ndarray, n: int = 10, min_distance: int = 1) -> list[tuple[int, int, float]]:
     """The n position pairs (i < j, 0-based, at least min_distance apart) with the highest mutual information."""
     i, j = np.triu_indices(mi.shape[0], k=min_distance)
