@@ -68,12 +68,12 @@ def export_keras(model, length: int, path: str | Path, opset: int = 17, rtol: fl
     """Export a Keras model reading one-hot DNA as (N, L, 4) to ONNX at `path` with tf2onnx, and
     check it on random sequences. tf2onnx writes each Conv1D as a 2-D conv between Unsqueeze /
     Transpose and Transpose / Squeeze, with channels-last tensors in between; the core follows
-    those. Needs TensorFlow and tf2onnx (``pip install tensorflow tf2onnx``)."""
+    those. Needs TensorFlow and tf2onnx (``pip install 'seqmaxent[keras]'``)."""
     try:
         import tensorflow as tf
         import tf2onnx
     except ImportError:
-        raise ImportError("export_keras needs TensorFlow and tf2onnx: pip install tensorflow tf2onnx") from None
+        raise ImportError("export_keras needs TensorFlow and tf2onnx: pip install 'seqmaxent[keras]'") from None
     path = Path(path)
     x = _random_onehot(length, "NLC")
     spec = (tf.TensorSpec((None, length, 4), tf.float32, name="x"),)

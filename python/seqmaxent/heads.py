@@ -4,7 +4,8 @@ units and positions are.
 A head is a Gemm or MatMul on a vector (one value per unit), or a map applied at every position:
 a Conv of any width over positions (SpliceAI's 1x1, BPNet's width-75 profile conv) or a MatMul
 over the channels of a (positions, channels) tensor. Softmax, LogSoftmax, Sigmoid and ops that
-only move entries (crops, Transposes, Reshapes) may follow it; which of the map's units and
+only move entries (crops, Transposes, Reshapes) may follow it, and before the activation a constant
+Add that is a bias per unit (tf2onnx leaves a Keras Conv1D's bias as an Add after the Squeeze); which of the map's units and
 output rows land where in the graph's output is read by following an index array through them.
 """
 
@@ -79,13 +80,45 @@ class Head:
         return f"{kind} reading {self.phi!r} {tuple(self.phi_shape)}: {where}, {act}"
 
 
+def _bias_add(g: Graph, node: onnx.NodeProto) -> tuple[str, np.ndarray] | None:
+    """For an Add of a tensor and a constant: (the tensor, the constant)."""
+    if node.op_type != "Add" or len(node.input) != 2:
+        return None
+    for data, other in ((0, 1), (1, 0)):
+        c = g.const(node.input[other])
+        if c is not None and g.const(node.input[data]) is None:
+            return node.input[data], c
+    return None
+
+
+def _fold_bias(bias: np.ndarray, add: np.ndarray, index: np.ndarray, K: int) -> np.ndarray | None:
+    """bias plus a constant added to the map's outputs (moved as `index` says), if it is one value per unit."""
+    add = np.asarray(add, np.float64)
+    while add.ndim > index.ndim and add.shape[0] == 1:  # a batch axis of 1
+        add = add[0]
+    try:
+        add = np.broadcast_to(add, index.shape)
+    except ValueError:
+        return None
+    unit = index % K
+    out = bias.copy()
+    for k in range(K):
+        values = add[unit == k]
+        if values.size:
+            if np.ptp(values) > 0:
+                return None
+            out[k] += values.flat[0]
+    return out
+
+
 def find(g: Graph, output: str, shapes: dict[str, tuple[int, ...]]) -> Head | str:
     """The head of graph output `output`, or why none was found."""
     chain: list[onnx.NodeProto] = []
     node = g.producer.get(output)
-    while node is not None and (node.op_type in MOVE_OPS or node.op_type in ACTIVATIONS):
+    while node is not None and (node.op_type in MOVE_OPS or node.op_type in ACTIVATIONS or _bias_add(g, node)):
         chain.append(node)
-        node = g.producer.get(node.input[0])
+        added = _bias_add(g, node)
+        node = g.producer.get(added[0] if added else node.input[0])
     if node is None:
         return "no final linear map (Gemm, MatMul or Conv) before it"
     chain.reverse()
@@ -98,6 +131,12 @@ def find(g: Graph, output: str, shapes: dict[str, tuple[int, ...]]) -> Head | st
     K = weight.shape[0]
     activation, softmax_over = "Identity", None
     for op in chain:
+        if (added := _bias_add(g, op)) is not None:
+            folded = None if activation != "Identity" else _fold_bias(bias, added[1], index, K)
+            if folded is None:
+                return f"Add {op.name!r} after the final linear map is not a bias per unit before the activation"
+            bias = folded
+            continue
         if op.op_type in ACTIVATIONS:
             activation = op.op_type
             if op.op_type != "Sigmoid":
