@@ -107,6 +107,11 @@ def test_long_inputs_are_drawn_where_they_matter():
     bits[300:315] = 1.5
     assert logos.focus(bits) == (280, 360) and logos.focus(np.zeros(100)) is None  # at least 80 positions
     assert logos.focus(np.zeros(600)) == (0, 80)  # nothing important: from the start
+    region = np.zeros(600, bool)
+    region[[99, 150, 249]] = True  # a sampled region is drawn whole (positions 100-250) when it fits
+    assert logos.focus(bits, region=region) == (99, 250)
+    region[450] = True  # too wide to draw: the important stretch
+    assert logos.focus(bits, region=region) == (280, 360) and logos.focus(bits, region=np.ones(600, bool)) == (280, 360)
     p = np.full((600, 4), 0.25)
     fig = logos.figure(p, bits, np.zeros(600, np.uint8), "ACGT", np.full(4, 0.25), window=logos.focus(bits),
                        motifs=[(300, 315, "301-315")])

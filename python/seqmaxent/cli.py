@@ -380,6 +380,7 @@ def logos(result: str, outdir: str, max_inputs: int) -> None:
     importance (bits) and x0, positions numbered from 1 and motifs shaded (PNG, SVG)."""
     from . import logos as logo_figures
     from . import motifs as m
+    from .region import recorded
     from .sampling import constrained_mask
     from .store import load
     from .summary import background
@@ -391,10 +392,13 @@ def logos(result: str, outdir: str, max_inputs: int) -> None:
     with h5, _inputs_bar(len(shown), "logos") as bar:
         for i, (name, stem) in enumerate(zip(shown, file_stems(names[:max_inputs]))):
             found = m.extract(name, h5["marginals"][i], h5["importance"][i], params["alphabet"])
+            L = len(h5["x0"][i])
+            window = logo_figures.focus(h5["importance"][i], region=recorded(params, L))
+            shown = "" if window is None else f"; positions {window[0] + 1}-{window[1]} of {L}"
             fig = logo_figures.figure(h5["marginals"][i], h5["importance"][i], h5["x0"][i], params["alphabet"], bg,
                                       title=f"{name}  (beta {params['beta']:g}; {params.get('verdict', 'prediction')} "
-                                            f"{h5['prediction'][i]:.3g})",
-                                      motifs=[(x.start, x.start + len(x.pwm), x.span) for x in found])
+                                            f"{h5['prediction'][i]:.3g}{shown})",
+                                      motifs=[(x.start, x.start + len(x.pwm), x.span) for x in found], window=window)
             logo_figures.save(fig, Path(outdir) / stem)
             bar.update()
     click.echo(f"wrote logos of {len(shown)} input(s) to {outdir}", err=True)

@@ -16,13 +16,18 @@ MAX_BITS = 2.0  # the information axis
 MAX_SHOWN = 160  # positions drawn at most where a report focuses a long input
 
 
-def focus(bits: np.ndarray, threshold: float = 0.5, margin: int = 20) -> tuple[int, int] | None:
-    """The positions (start, end), 0-based half-open, worth drawing of a long input: its
-    important ones (>= threshold bits, or the most important) with a margin, at most MAX_SHOWN
-    wide; None when the whole input fits."""
+def focus(bits: np.ndarray, threshold: float = 0.5, margin: int = 20,
+          region: np.ndarray | None = None) -> tuple[int, int] | None:
+    """The positions (start, end), 0-based half-open, worth drawing of a long input: the span of
+    the sampled `region` (a mask) when it fits, else its important ones (>= threshold bits, or
+    the most important) with a margin, at most MAX_SHOWN wide; None when the whole input fits."""
     L = len(bits)
     if L <= MAX_SHOWN:
         return None
+    if region is not None and not region.all():
+        inside = np.flatnonzero(region)
+        if inside[-1] + 1 - inside[0] <= MAX_SHOWN:
+            return int(inside[0]), int(inside[-1]) + 1
     hot = np.flatnonzero(bits >= threshold)
     if not len(hot) or hot[-1] - hot[0] + 2 * margin > MAX_SHOWN:
         hot = np.array([int(np.argmax(bits))])

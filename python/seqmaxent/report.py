@@ -18,6 +18,7 @@ import numpy as np
 from . import __version__, logos, motifs
 from .diagnostics import advice, checked, describe_sampler, run_summary
 from .formatting import position_runs, short
+from .region import recorded
 from .sampling import constrained_mask
 from .store import load
 from .summary import background
@@ -176,7 +177,7 @@ def _write(runs, output: Path, max_inputs: int, match: bool, sort: str, progress
         parts.append(f"<h3>{html.escape(name)}</h3>")
         for params, h5, by_input, _, _ in per_run:
             marks = [(m.start, m.start + len(m.pwm), m.span) for m in by_input[i]]
-            window = logos.focus(h5["importance"][i])
+            window = logos.focus(h5["importance"][i], region=recorded(params, len(h5["x0"][i])))
             shown = "" if window is None else f", positions {window[0] + 1}-{window[1]} of {len(h5['x0'][i])}"
             title = f"{name}, beta {params['beta']:g}: {label} {h5['prediction'][i]:.3g}{shown}"
             fig = logos.figure(h5["marginals"][i], h5["importance"][i], h5["x0"][i], alphabet, bg, title=title,
