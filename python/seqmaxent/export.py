@@ -46,6 +46,9 @@ def export_torch(module, length: int, path: str | Path, layout: str = "NCL", out
         import torch
     except ImportError:
         raise ImportError("export_torch needs PyTorch: pip install 'seqmaxent[torch]'") from None
+    if getattr(module, "n_control_tracks", 0) and hasattr(module, "fconv"):
+        raise ValueError(f"this BPNet reads {module.n_control_tracks} control track(s) beside the sequence; export "
+                         f"seqmaxent.export.without_controls(model) instead (the controls held at zero)")
     path = Path(path)
     module = module.eval()
     x = _random_onehot(length, layout)
@@ -82,3 +85,44 @@ def export_keras(model, length: int, path: str | Path, opset: int = 17, rtol: fl
     outs = list(expected) if isinstance(expected, (tuple, list)) else [expected]
     _check(path, [np.asarray(o) for o in outs], x, rtol, atol)
     return path
+
+
+def without_controls(bpnet):
+    """A bpnet-lite ``BPNet`` (PyPI `bpnet-lite`) with its control tracks held at zero, as a module
+    of the one-hot sequence alone, for :func:`export_torch` (``output_names=["profile", "counts"]``).
+
+    bpnet-lite's BPNet reads control tracks beside the sequence (``forward(X, X_ctl)``); a sampler
+    changes only the sequence, so the controls must be fixed. At zero they add nothing: their input
+    channels of the profile conv and the counts layer's weight on log(sum + 1) = 0 drop out, and
+    the module returned computes exactly ``bpnet(X, zeros)`` (or ``bpnet(X)`` without controls)
+    as plain layers the core follows. The explanation is then that of the sequence with no control
+    signal; a nonzero control track is not supported."""
+    import torch
+
+    class _WithoutControls(torch.nn.Module):
+        def __init__(self, net):
+            super().__init__()
+            self.net = net
+            n, conv = net.n_control_tracks, net.fconv
+            channels = conv.in_channels - n
+            self.fconv = torch.nn.Conv1d(channels, conv.out_channels, conv.kernel_size, padding=conv.padding,
+                                         bias=conv.bias is not None)
+            self.linear = torch.nn.Linear(net.linear.in_features - (1 if n else 0), 1, bias=net.linear.bias is not None)
+            with torch.no_grad():
+                self.fconv.weight.copy_(conv.weight[:, :channels])
+                self.linear.weight.copy_(net.linear.weight[:, : self.linear.in_features])
+                for new, old in ((self.fconv, conv), (self.linear, net.linear)):
+                    if old.bias is not None:
+                        new.bias.copy_(old.bias)
+
+        def forward(self, x):
+            net = self.net
+            start, end = net.trimming, x.shape[2] - net.trimming
+            h = net.irelu(net.iconv(x))
+            for conv, relu in zip(net.rconvs, net.rrelus):
+                h = h + relu(conv(h))
+            profile = self.fconv(h)[:, :, start:end]
+            counts = self.linear(torch.mean(h[:, :, max(start - 37, 0) : end + 37], dim=2))
+            return profile, counts
+
+    return _WithoutControls(bpnet).eval()
