@@ -21,12 +21,13 @@ _HOMES = {
     "calibrate_beta": "calibrate", "ModelError": "errors", "SequenceError": "errors", "export_keras": "export",
     "export_torch": "export", "read_bed": "inputs", "read_fasta": "inputs", "plot_logo": "logos", "Model": "model",
     "ModelInfo": "model", "inspect": "model", "Result": "result", "gc_mu": "sampling", "sample": "sampling",
-    "decode": "sequences", "encode": "sequences",
+    "decode": "sequences", "encode": "sequences", "read_variants": "variants", "score_variants": "variants",
+    "Variant": "variants",
 }
 __all__ = [
     "Model", "ModelInfo", "ModelError", "Result", "SequenceError",
     "calibrate_beta", "decode", "encode", "export_keras", "export_torch", "gc_mu", "inspect", "plot_logo",
-    "read_bed", "read_fasta", "sample", "__version__",
+    "read_bed", "read_fasta", "read_variants", "sample", "score_variants", "Variant", "__version__",
 ]
 
 if TYPE_CHECKING:
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
     from .model import Model, ModelInfo, inspect
     from .result import Result
     from .sampling import gc_mu, sample
+    from .variants import Variant, read_variants, score_variants
     from .sequences import decode, encode
 
 

@@ -1,0 +1,109 @@
+"""Variant effects against the network's own null: exact tail probabilities on the enumerable
+model, the bundled CTCF network's motif against its flanks, files and bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+import seqmaxent as sm
+from conftest import all_sequences
+from seqmaxent import bundled
+from seqmaxent.cli import cli
+from seqmaxent.errors import SequenceError
+from seqmaxent.variants import Variant, read_variants, score_variants
+from test_exact import X0, exact, relative_beta
+
+
+def test_tail_probabilities_match_enumeration(tiny):
+    """P(d_sample >= d(x_alt)) from the samples against the exact sum over all 4^4 sequences, for
+    every single-base variant of x0, within 3.5 standard errors of its effective draws."""
+    units, mu = (1, 0), 0.0
+    beta = relative_beta(tiny, units, 3.0)
+    res = sm.sample(tiny, sm.decode(X0[None]), beta=beta, mu=mu, units=units, sampler="metropolis", chains=100,
+                    steps=5000, period=10, burn_in=200, max_rounds=1, seed=3, names=["x0"])
+    variants = [Variant("x0", p + 1, "ACGT"[X0[p]], "ACGT"[b]) for p in range(4) for b in range(4) if b != X0[p]]
+    rows = score_variants(res, variants)
+    states = all_sequences(4)
+    p_exact = exact(tiny, X0, beta, mu, units)
+    d_all = np.linalg.norm(tiny.scale(units) * (tiny.phi(states) - tiny.phi(X0[None])), axis=1)
+    checked = 0
+    for v, row in zip(variants, rows):
+        alt = X0.copy()
+        alt[v.position - 1] = "ACGT".index(v.alt)
+        d_alt = np.linalg.norm(tiny.scale(units) * (tiny.phi(alt[None]) - tiny.phi(X0[None])))
+        assert row["status"] == "ok" and abs(row["d"] - d_alt) < 1e-5
+        truth = float(p_exact[d_all >= d_alt - 1e-6].sum())
+        se = np.sqrt(max(truth * (1 - truth), 1e-4) / row["tail_ess"])
+        assert abs(row["tail_probability"] - truth) < 3.5 * se + 2e-3, (v, row["tail_probability"], truth)
+        assert row["tail_low"] <= row["tail_probability"] <= row["tail_high"]
+        checked += 0.02 < truth < 0.98
+    assert checked >= 4  # the comparison covers tails away from 0 and 1
+
+
+@pytest.fixture(scope="module")
+def ctcf_run(tmp_path_factory):
+    names, seqs = bundled.ctcf_examples()
+    out = tmp_path_factory.mktemp("variants") / "ctcf.h5"
+    res = sm.sample("ctcf", seqs[:4], beta=50.0, mu=sm.gc_mu(0.42), names=names[:4], seed=0, threads=2)
+    res.save(out)
+    return res, out
+
+
+def test_motif_variants_are_rare_in_the_null_and_flank_variants_common(ctcf_run):
+    """On real bound peaks, a change at a position the samples keep (>= 1 bit) lies beyond
+    almost every sample; a change at a position they let drift (< 0.1 bit) does not."""
+    res, _ = ctcf_run
+    importance = res.importance()
+    core, flank = [], []
+    for i, name in enumerate(res.names):
+        x0 = res.x0[i]
+        least = res.marginals()[i].argmin(axis=1)  # the base the samples avoid most at each position
+        for p in np.flatnonzero(importance[i] >= 1.0)[:8]:
+            core.append(Variant(name, int(p) + 1, "ACGT"[x0[p]], "ACGT"[least[p] if least[p] != x0[p] else (x0[p] + 2) % 4]))
+        for p in np.flatnonzero(importance[i] < 0.1)[:8]:
+            flank.append(Variant(name, int(p) + 1, "ACGT"[x0[p]], "ACGT"[(x0[p] + 1) % 4]))
+    core_tail = np.array([r["tail_probability"] for r in score_variants(res, core)])
+    flank_tail = np.array([r["tail_probability"] for r in score_variants(res, flank)])
+    assert len(core_tail) >= 8 and len(flank_tail) >= 8
+    assert np.median(core_tail) < 0.05 and np.median(flank_tail) > 0.5, (np.median(core_tail), np.median(flank_tail))
+
+
+def test_files_in_and_out(ctcf_run, tmp_path):
+    """A TSV and a VCF of variants through the command line; an indel is a row that says so."""
+    res, h5 = ctcf_run
+    name, x0 = res.names[0], sm.decode(res.x0[:1])[0]
+    tsv = tmp_path / "v.tsv"
+    tsv.write_text(f"input\tposition\tref\talt\tid\n{name}\t50\t{x0[49]}\t{'A' if x0[49] != 'A' else 'C'}\tsnv\n"
+                   f"{name}\t10\t{x0[9:11]}\t{x0[9]}\tdel\n")
+    result = CliRunner().invoke(cli, ["variants", str(h5), str(tsv)])
+    assert result.exit_code == 0, result.output
+    rows = [line.split("\t") for line in result.stdout.splitlines()]
+    assert rows[0][:5] == ["input", "variant", "position", "ref", "alt"] and len(rows) == 3
+    assert rows[1][-1] == "ok" and 0 <= float(rows[1][6]) <= 1 and rows[2][-1].startswith("not supported")
+    assert "tail = P(d of a sample >= d of the variant)" in result.stderr
+    vcf = tmp_path / "v.vcf"
+    vcf.write_text(f"##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\nchr1\t150\trs1\t{x0[49]}\tG,T\n")
+    placed = read_variants(vcf, ["chr1:100-201"])  # BED start 100: position 150 is the input's 50th base
+    assert [(v.input, v.position, v.alt) for v in placed] == [("chr1:100-201", 50, "G"), ("chr1:100-201", 50, "T")]
+
+
+def test_bad_variants_are_named(ctcf_run, tmp_path):
+    res, _ = ctcf_run
+    name, x0 = res.names[0], sm.decode(res.x0[:1])[0]
+    wrong = "A" if x0[4] != "A" else "C"
+    with pytest.raises(SequenceError, match=f"{name} has {x0[4]} at 5, not the REF {wrong}"):
+        score_variants(res, [Variant(name, 5, wrong, "G", "v1")])
+    with pytest.raises(SequenceError, match="outside"):
+        score_variants(res, [Variant(name, 101, x0[100] + "A", "GG")])
+    with pytest.raises(SequenceError, match="no input named 'nope'"):
+        score_variants(res, [Variant("nope", 5, "A", "G")])
+    bad = tmp_path / "bad.tsv"
+    bad.write_text("nope\t5\tA\tG\n")
+    with pytest.raises(SequenceError, match="bad.tsv: line 1: no input named 'nope'"):
+        read_variants(bad, res.names)
+    vcf = tmp_path / "far.vcf"
+    vcf.write_text("chr2\t5\t.\tA\tG\n")
+    with pytest.raises(SequenceError, match="far.vcf: line 1: chr2:5 is in no input"):
+        read_variants(vcf, ["chr1:100-201"])
