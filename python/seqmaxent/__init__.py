@@ -22,16 +22,17 @@ _HOMES = {
     "export_torch": "export", "read_bed": "inputs", "read_fasta": "inputs", "plot_logo": "logos", "Model": "model",
     "ModelInfo": "model", "inspect": "model", "Result": "result", "gc_mu": "sampling", "sample": "sampling",
     "decode": "sequences", "encode": "sequences", "read_variants": "variants", "score_variants": "variants",
-    "Variant": "variants",
+    "Variant": "variants", "compare": "compare", "Comparison": "compare",
 }
 __all__ = [
-    "Model", "ModelInfo", "ModelError", "Result", "SequenceError",
+    "Comparison", "Model", "ModelInfo", "ModelError", "Result", "SequenceError", "compare",
     "calibrate_beta", "decode", "encode", "export_keras", "export_torch", "gc_mu", "inspect", "plot_logo",
     "read_bed", "read_fasta", "read_variants", "sample", "score_variants", "Variant", "__version__",
 ]
 
 if TYPE_CHECKING:
     from .calibrate import calibrate_beta
+    from .compare import Comparison, compare
     from .errors import ModelError, SequenceError
     from .export import export_keras, export_torch
     from .inputs import read_bed, read_fasta

@@ -14,22 +14,10 @@ from .errors import SequenceError
 from .inputs import batches, read_inputs
 from .ladder import run_ladder
 from .model import Model
-from .sampling import resolve_lengths, sample
+from .sampling import Increments, resolve_lengths, sample
 from .region import canonical
 from .store import ResultsFile
 from .verdict import label
-
-
-class _Increments:
-    """Turns the sampler's (done, total) reports into increments for a progress bar."""
-
-    def __init__(self, report: Callable[[int], None] | None):
-        self.report, self.last = report, 0
-
-    def __call__(self, done: int, total: int) -> None:
-        if self.report is not None and done > self.last:
-            self.report(done - self.last)
-            self.last = done
 
 
 def _runs(items: list[tuple[int, str, str]]) -> list[tuple[int, list[tuple[str, str]]]]:
@@ -68,7 +56,7 @@ def sample_values(model: Model, first: int, names: list[str], seqs: list[str], b
                   source: str, progress: Callable[[int], None] | None = None, **options) -> list[dict]:
     """Sample one run of consecutive inputs (the first at file position `first`); the results-file
     values of each beta."""
-    results = sample(model, seqs, names=names, first_input=first, on_n=on_n, progress=_Increments(progress),
+    results = sample(model, seqs, names=names, first_input=first, on_n=on_n, progress=Increments(progress),
                      source=source, **{**options, "beta": betas})
     return [res.values() for res in results]
 

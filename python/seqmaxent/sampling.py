@@ -107,6 +107,18 @@ SAMPLERS = ("tempering", "metropolis")
 MOVES = ("metropolis", "heat-bath")
 
 
+class Increments:
+    """Turns the sampler's (done, total) reports into increments for a progress bar."""
+
+    def __init__(self, report: Callable[[int], None] | None):
+        self.report, self.last = report, 0
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.report is not None and done > self.last:
+            self.report(done - self.last)
+            self.last = done
+
+
 def replica_steps(chains: int, rungs: int, burn_in: int, steps: int, max_rounds: int) -> int:
     """Steps of all replicas of one input at the round cap."""
     return chains * rungs * (burn_in + steps * 2 ** (max_rounds - 1))
