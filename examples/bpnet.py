@@ -30,7 +30,6 @@ import architectures  # noqa: E402
 
 import seqmaxent as sm  # noqa: E402
 from seqmaxent.formatting import position_runs  # noqa: E402
-from seqmaxent.pipeline import sample_file  # noqa: E402
 from seqmaxent.report import build  # noqa: E402
 from seqmaxent.store import load  # noqa: E402
 
@@ -116,7 +115,7 @@ def main() -> None:
     print("\nexplaining the counts head...", flush=True)
     # d is about the change of the log counts here (a single base of a site moves them by 0.02 to
     # 0.12), so a large beta: at 2000 a change of 0.002 already costs a factor e^-4.
-    sample_file(counts_model, fasta, counts_h5, beta=2000.0, **options)
+    sm.sample_file(counts_model, fasta, counts_h5, beta=2000.0, **options)
     build([counts_h5], args.out / "counts.html", match=False)
 
     # The profile head of strand +, at the 11 output positions around test_1's first site.
@@ -129,7 +128,7 @@ def main() -> None:
     profile_h5.unlink(missing_ok=True)
     print(f"explaining the profile head of test_1, strand +, output positions {window.start}-{window.stop - 1}...",
           flush=True)
-    sample_file(profile_model, first, profile_h5, beta=50.0, units=0, positions=window, **options)
+    sm.sample_file(profile_model, first, profile_h5, beta=50.0, units=0, positions=window, **options)
     build([profile_h5], args.out / "profile.html", match=False)
 
     for label, h5_path in (("counts head", counts_h5), ("profile window", profile_h5)):

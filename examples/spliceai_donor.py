@@ -26,7 +26,6 @@ from tqdm import tqdm
 
 import seqmaxent as sm
 from seqmaxent.formatting import position_runs
-from seqmaxent.pipeline import sample_file
 from seqmaxent.report import build
 from seqmaxent.store import load
 
@@ -81,7 +80,7 @@ def main() -> None:
     # d is in donor-vs-neither log-odds units: at beta 8 a change of 0.5 costs a factor e^-4.
     chains, burn_in = 8, args.steps // 4
     with tqdm(total=chains * (burn_in + args.steps), unit="step", desc="sampling") as bar:
-        sample_file(model, fasta, results, beta=8.0, units=(2, 0), positions=1, region=REGION, sampler="metropolis",
+        sm.sample_file(model, fasta, results, beta=8.0, units=(2, 0), positions=1, region=REGION, sampler="metropolis",
                     chains=chains, steps=args.steps, period=args.steps // 100, burn_in=burn_in, max_rounds=1, seed=0,
                     threads=args.threads, progress=bar.update)
     per_input = time.perf_counter() - sampled

@@ -23,11 +23,12 @@ _HOMES = {
     "ModelInfo": "model", "inspect": "model", "Result": "result", "gc_mu": "sampling", "sample": "sampling",
     "decode": "sequences", "encode": "sequences", "read_variants": "variants", "score_variants": "variants",
     "Variant": "variants", "compare": "compare", "Comparison": "compare",
+    "sample_file": "pipeline",
 }
 __all__ = [
     "Comparison", "Model", "ModelInfo", "ModelError", "Result", "SequenceError", "compare",
     "calibrate_beta", "decode", "encode", "export_keras", "export_torch", "gc_mu", "inspect", "plot_logo",
-    "read_bed", "read_fasta", "read_variants", "sample", "score_variants", "Variant", "__version__",
+    "read_bed", "read_fasta", "read_variants", "sample", "sample_file", "score_variants", "Variant", "__version__",
 ]
 
 if TYPE_CHECKING:
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
     from .inputs import read_bed, read_fasta
     from .logos import plot_logo
     from .model import Model, ModelInfo, inspect
+    from .pipeline import sample_file
     from .result import Result
     from .sampling import gc_mu, sample
     from .variants import Variant, read_variants, score_variants
