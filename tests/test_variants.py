@@ -83,6 +83,11 @@ def test_files_in_and_out(ctcf_run, tmp_path):
     assert rows[0][:5] == ["input", "variant", "position", "ref", "alt"] and len(rows) == 3
     assert rows[1][-1] == "ok" and 0 <= float(rows[1][6]) <= 1 and rows[2][-1].startswith("not supported")
     assert "tail = P(d of a sample >= d of the variant)" in result.stderr
+    report = CliRunner().invoke(cli, ["report", str(h5), "-o", str(tmp_path / "r.html"), "--no-match", "--variants",
+                                      str(tsv)])
+    assert report.exit_code == 0, report.output
+    page = (tmp_path / "r.html").read_text()
+    assert "tail probability (95%)" in page and "not supported" in page and f"{x0[49]}&gt;" in page
     vcf = tmp_path / "v.vcf"
     vcf.write_text(f"##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\nchr1\t150\trs1\t{x0[49]}\tG,T\n")
     placed = read_variants(vcf, ["chr1:100-201"])  # BED start 100: position 150 is the input's 50th base

@@ -494,7 +494,11 @@ def motifs(result: str, outdir: str, threshold: float, min_length: int, top: int
 @click.option("--no-match", is_flag=True, help="Skip matching motifs against JASPAR.")
 @click.option("--sort", type=click.Choice(["input", "prediction", "importance"]), default="input", show_default=True,
               help="Order of the inputs: as in the input file, by the network's prediction, or by largest importance.")
-def report(results: tuple[str, ...], output: str, max_inputs: int, no_match: bool, sort: str) -> None:
+@click.option("--variants", type=click.Path(exists=True, dir_okay=False),
+              help="Variants (TSV or VCF, as 'seqmaxent variants' reads them) scored against the first file's samples, "
+                   "marked on the logos and listed per input.")
+def report(results: tuple[str, ...], output: str, max_inputs: int, no_match: bool, sort: str,
+           variants: str | None) -> None:
     """One self-contained HTML report of RESULTS (several files: a beta sweep, shown side by side):
     the answer first (verdicts, consensus motifs beside their JASPAR matches), then each input."""
     from .report import build
@@ -502,11 +506,17 @@ def report(results: tuple[str, ...], output: str, max_inputs: int, no_match: boo
 
     params, names, h5 = load(results[0])
     h5.close()
+    scored = None
+    if variants:
+        from .variants import read_variants, score_variants
+
+        scored = score_variants(results[0], read_variants(variants, names))
     if not no_match:
         click.echo("matching motifs against JASPAR (the first match on a new install compiles memelite: ~1 min "
                    "once)...", err=True)
     with _inputs_bar(min(len(names), max_inputs), "report") as bar:
-        path = build(list(results), output, max_inputs=max_inputs, match=not no_match, sort=sort, progress=bar.update)
+        path = build(list(results), output, max_inputs=max_inputs, match=not no_match, sort=sort, progress=bar.update,
+                     variants=scored)
     click.echo(f"wrote {path}", err=True)
 
 

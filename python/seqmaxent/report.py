@@ -65,10 +65,12 @@ def _order(h5, names: list[str], sort: str) -> list[int]:
 
 
 def build(results: list[str | Path], output: str | Path, max_inputs: int = 20, match: bool = True,
-          sort: str = "input", progress: Callable[[int], None] | None = None) -> Path:
+          sort: str = "input", progress: Callable[[int], None] | None = None,
+          variants: list[dict] | None = None) -> Path:
     """Write the report of one or more results files (several: a beta sweep over the same inputs);
     inputs in input order, by prediction or by largest importance (`sort`). `progress(n)` is called
-    as inputs are drawn."""
+    as inputs are drawn. `variants` (rows of :func:`seqmaxent.variants.score_variants`) are marked
+    on their inputs' logos and listed under them."""
     if match:
         motifs.warm_up()  # compiles Tomtom while the logos are drawn
     runs = []
@@ -79,7 +81,7 @@ def build(results: list[str | Path], output: str | Path, max_inputs: int = 20, m
                 raise ValueError(f"{path} holds other inputs than {results[0]}; a report of several files is a beta "
                                  f"sweep over the same inputs")
         runs.sort(key=lambda r: r[0]["beta"])
-        return _write(runs, Path(output), max_inputs, match, sort, progress or (lambda n: None))
+        return _write(runs, Path(output), max_inputs, match, sort, progress or (lambda n: None), variants or [])
     finally:
         for _, _, h5 in runs:
             h5.close()
@@ -95,9 +97,18 @@ def _motifs(names: list[str], h5, alphabet: str) -> tuple[list[motifs.Motif], di
     return [m for ms in by_input.values() for m in ms], by_input, frozen
 
 
-def _write(runs, output: Path, max_inputs: int, match: bool, sort: str, progress) -> Path:
-    first, names, _ = runs[0]
-    names = [short(n) for n in names]  # full names stay in the results file
+def _variants_table(rows: list[dict]) -> str:
+    """The scored variants of one input (the first run's samples as the null)."""
+    cells = [[html.escape(str(r["variant"])), str(r["position"]), html.escape(f"{r['ref']}>{r['alt']}"),
+              *([f"{r['d']:.3g}", f"{r['tail_probability']:.3g} ({r['tail_low']:.2g}-{r['tail_high']:.2g})",
+                 f"{r['output_change']:+.3g}", f"{r['importance_bits']:.2f}"] if r["status"] == "ok"
+                else [html.escape(r["status"]), "", "", ""])] for r in rows]
+    return _table(["variant", "position", "change", "d", "tail probability (95%)", "output change", "bits"], cells)
+
+
+def _write(runs, output: Path, max_inputs: int, match: bool, sort: str, progress, variants: list[dict]) -> Path:
+    first, full_names, _ = runs[0]
+    names = [short(n) for n in full_names]  # full names stay in the results file
     alphabet = first["alphabet"]
     bg = background(first["mu"], constrained_mask(first["constrained"], alphabet))
     label = first.get("verdict", "prediction")
@@ -175,8 +186,10 @@ def _write(runs, output: Path, max_inputs: int, match: bool, sort: str, progress
     for i in order[:max_inputs]:
         name = names[i]
         parts.append(f"<h3>{html.escape(name)}</h3>")
+        scored = [r for r in variants if r["input"] == full_names[i]]
         for params, h5, by_input, _, _ in per_run:
             marks = [(m.start, m.start + len(m.pwm), m.span) for m in by_input[i]]
+            marks += [(r["position"] - 1, r["position"] - 1 + len(r["ref"]), f"{r['ref']}>{r['alt']}") for r in scored]
             window = logos.focus(h5["importance"][i], region=recorded(params, len(h5["x0"][i])))
             shown = "" if window is None else f", positions {window[0] + 1}-{window[1]} of {len(h5['x0'][i])}"
             title = f"{name}, beta {params['beta']:g}: {label} {h5['prediction'][i]:.3g}{shown}"
@@ -187,9 +200,14 @@ def _write(runs, output: Path, max_inputs: int, match: bool, sort: str, progress
             warning = advice(*checked(h5, i), float(h5["acceptance"][i].mean()))
             parts.append(f"<div class='figure'><img alt='logo of {html.escape(name)}' src='{_png(fig)}'>"
                          f"<div class='caption'>Top: base probabilities; middle: information (bits above the "
-                         f"background); bottom: importance (bits) with x0; shaded: motifs. Most dependent position "
+                         f"background); bottom: importance (bits) with x0; shaded: motifs"
+                         + (" and variants (ref>alt)" if scored else "") + ". Most dependent position "
                          f"pairs: {pairs}." + (f" <span class='warn'>{html.escape(warning)}</span>" if warning else "")
                          + "</div></div>")
+        if scored:
+            parts.append("<p>Variants against the samples of the first beta: tail probability = P(d of a sample &ge; "
+                         "d of the variant); output change = alt minus ref of the verdict; bits = importance of the "
+                         "variant's positions.</p>" + _variants_table(scored))
         progress(1)
     if len(names) > max_inputs:
         parts.append(f"<p>Logos of the first {max_inputs} of {len(names)} inputs.</p>")
