@@ -2,7 +2,7 @@
 a donor (5' splice site) at the centre of its 10,001-bp input?
 
     pip install '.[keras]' spliceai && python examples/spliceai_donor.py [--out spliceai-example]
-    (about 8 minutes on 2 cores: 1 minute to export, the rest sampling one input)
+    (about 14 minutes on 2 cores: 1 minute to export, the rest sampling one input)
 
 The PyPI package `spliceai` ships the five trained Keras models; this loads `spliceai1.h5`, exports
 it with `seqmaxent.export_keras` (checked against Keras on random sequences) and designs one exon
@@ -25,6 +25,7 @@ import numpy as np
 from tqdm import tqdm
 
 import seqmaxent as sm
+from seqmaxent.diagnostics import checked
 from seqmaxent.formatting import position_runs
 from seqmaxent.report import build
 from seqmaxent.store import load
@@ -66,7 +67,7 @@ def main() -> None:
         weights = Path(spec.origin).parent / "models" / "spliceai1.h5"
         keras_model = keras.models.load_model(str(weights), compile=False)
         sm.export_keras(keras_model, LENGTH, path)
-    model = sm.Model(path)
+    model = sm.Model(path, class_names=["neither", "acceptor", "donor"])
     print(model.info(positions=1))
 
     fasta = args.out / "exon.fa"
@@ -90,12 +91,16 @@ def main() -> None:
     with h5:
         imp = h5["importance"][0]
         kept, converged = float(h5["kept_class"][0]), bool(h5["converged"][0])
+        rhat, ess_value = checked(h5, 0)
     first, last = (int(v) for v in REGION.split("-"))
     hot = np.flatnonzero(imp >= 0.5) + 1
-    print(f"\n{params['verdict']} of x0: {p_donor:.3f}; {kept:.0%} of samples keep the donor call; converged {converged}")
+    print(f"\n{params['verdict']} of x0: {p_donor:.3f}; {kept:.0%} of samples keep the donor call; "
+          + ("converged" if converged else f"not converged yet (R-hat {rhat:.2f}, ESS {ess_value:.0f} over the region: "
+                                           f"more --steps)"))
     print(f"positions with importance >= 0.5 bits (1-based): {position_runs(hot)}")
-    print(f"  exon end {CENTRE - 2}-{CENTRE}: {np.round(imp[CENTRE - 3:CENTRE], 2).tolist()} bits; "
-          f"GT {CENTRE + 1}-{CENTRE + 2}: {np.round(imp[CENTRE:CENTRE + 2], 2).tolist()} bits")
+    bits = lambda span: ", ".join(f"{b:.2f}" for b in imp[span])  # noqa: E731
+    print(f"  exon end {CENTRE - 2}-{CENTRE}: {bits(slice(CENTRE - 3, CENTRE))} bits; "
+          f"GT {CENTRE + 1}-{CENTRE + 2}: {bits(slice(CENTRE, CENTRE + 2))} bits")
     print(f"  intron {CENTRE + 30}-{last}: mean {imp[CENTRE + 29:last].mean():.2f} bits; "
           f"exon {first}-{CENTRE - 30}: mean {imp[first - 1:CENTRE - 30].mean():.2f} bits")
     print(f"\nsampling took {per_input / 60:.1f} min for the input (8 chains x {args.steps:,} steps, "
