@@ -27,7 +27,8 @@ def op(name: str) -> tuple[str, dict]:
 
 
 # name -> (layers, 2-D, the evaluation path the core must report); "two_dense" has a second
-# dense layer before Phi, updated in the core from the first one's changes.
+# dense layer before Phi, updated in the core from the first one's changes; "dense_on_input"
+# starts with a dense layer on the flattened one-hot input (a conv as wide as the input).
 CASES = {
     "conv": ([conv(8, 5), op("relu")], False, "conv 5+relu, dense updated in the core"),
     "strided_dilated_padded": ([conv(20, 4, stride=2, dilation=2, pads=(3, 1)), op("relu")], False,
@@ -59,6 +60,7 @@ CASES = {
               "conv 5+relu, max_pool 2, conv 3+relu, dense updated in the core"),
     "two_dense": ([conv(8, 5), op("relu"), pool("maxpool", 2)], False,
                   "conv 5+relu, max_pool 2, dense+relu, dense updated in the core"),
+    "dense_on_input": ([], False, "conv 24+relu, dense updated in the core"),  # MMSplice's modules
     "tail_in_onnxruntime": ([conv(8, 5), op("relu"), pool("maxpool", 2), op("softsign"), conv(8, 3)], False,
                             "conv 5+relu, max_pool 2 updated in the core, rest of the network in ONNX Runtime"),
 }
@@ -68,7 +70,7 @@ CASES = {
 def case(request, tmp_path_factory) -> tuple[sm.Model, str]:
     layers, two_d, path = CASES[request.param]
     file = tmp_path_factory.mktemp("nets") / f"{request.param}.onnx"
-    dense = 2 if request.param == "two_dense" else 1
+    dense = 2 if request.param in ("two_dense", "dense_on_input") else 1
     onnx.save(network(LENGTH, layers, dense=dense, two_d=two_d, seed=len(request.param)), file)
     return sm.Model(file, layout="NCL"), path
 

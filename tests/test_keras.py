@@ -5,6 +5,7 @@ without TensorFlow (pip install '.[keras]'); CI installs it (.ci/install-checks)
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -89,3 +90,27 @@ def test_without_tensorflow_the_extra_is_named(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "tensorflow", None)
     with pytest.raises(ImportError, match=r"pip install 'seqmaxent\[keras\]'"):
         sm.export_keras(object(), L, tmp_path / "k.onnx")
+
+
+def test_mmsplice_donor_module_published_weights(tmp_path):
+    """MMSplice's donor module (PyPI mmsplice, its own trained Keras file): 18 bp, a dense layer on the
+    flattened one-hot input. Exported and checked against Keras, followed by the core (the first
+    dense layer as a conv as wide as the input), and on a consensus donor (CAG|GTAAGT) its samples
+    keep the GT."""
+    keras = pytest.importorskip("keras", reason="needs TensorFlow and tf2onnx: pip install '.[keras]'")
+    pytest.importorskip("tf2onnx", reason="needs tf2onnx: pip install '.[keras]'")
+    from importlib.util import find_spec
+
+    spec = find_spec("mmsplice")  # its package imports heavy extras; the weights are plain files
+    if spec is None:
+        pytest.skip("needs MMSplice's weights: pip install --no-deps mmsplice")
+    donor = keras.models.load_model(str(Path(spec.origin).parent / "models" / "Donor.h5"), compile=False)
+    m = sm.Model(sm.export_keras(donor, 18, tmp_path / "donor.onnx"))
+    seq = "TGCAGGTAAGTTGGTGGG"  # 5 exonic bases, then the intron: GT at 6-7
+    assert m.predict(sm.encode([seq]))[0, 0] > 0.99
+    res = sm.sample(m, [seq], beta=20.0, units=0, chains=8, steps=2000, max_rounds=1, threads=2, tolerance=0.2)
+    assert res.params["evaluation"] == "incremental: conv 18+relu, dense updated in the core"
+    exact = np.linalg.norm(m.scale(0) * (m.phi(res.samples[0]) - res.phi0[0]), axis=1)
+    np.testing.assert_allclose(res.distances[0], exact, rtol=1e-4, atol=1e-4)
+    imp = res.importance()[0]
+    assert imp[5:7].min() > 1.5 and imp[[0, 1, 12, 13, 14]].max() < 0.5

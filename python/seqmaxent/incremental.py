@@ -433,7 +433,7 @@ class _Walk:
     def dense(self, node: onnx.NodeProto, r: Ref) -> None:
         lin = linear(self.g, node)
         out = node.output[0]
-        if lin is None or lin[0] != node.input[0] or r.node == 0:
+        if lin is None or lin[0] != node.input[0] or (r.node == 0 and r.index.ndim != 1):
             raise _Unsupported(node.op_type)
         _, w, b = lin
         C = self.nodes[r.node].channels
@@ -446,9 +446,13 @@ class _Walk:
             L = int(rows.max()) - offset + 1
             weight = np.zeros((H, L * C), np.float32)
             weight[:, r.index - offset * C] = w
-            self.add_node(Node("dense", [_edge(r, offset, L)], H, 1, weight=weight,
-                               bias=np.asarray(b, np.float32), label=node.name or node.op_type, tensor=out,
-                               index=np.arange(H)), out)
+            label = node.name or node.op_type
+            if r.node == 0:  # on the one-hot input itself (MMSplice's modules): a conv as wide as the input, one row
+                self.add_node(Node("conv", [_edge(r, offset, L)], H, 1, L, weight=weight.reshape(H, L, C).transpose(0, 2, 1),
+                                   bias=np.asarray(b, np.float32), label=label, tensor=out, index=np.arange(H)), out)
+                return
+            self.add_node(Node("dense", [_edge(r, offset, L)], H, 1, weight=weight, bias=np.asarray(b, np.float32),
+                               label=label, tensor=out, index=np.arange(H)), out)
             return
         if r.index.ndim != 2 or node.op_type != "MatMul":
             raise _Unsupported("MatMul")
