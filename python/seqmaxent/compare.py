@@ -98,15 +98,18 @@ def page(c: Comparison, path: str | Path, model_names: tuple[str, str]) -> Path:
     """An HTML page: per input, the two information logos stacked on the same axes and the
     importance difference, with the positions that differ most."""
     from . import logos
-    from .report import _png
+    from .report import STYLE, _png, _table
 
     plt = logos._pyplot()
     a, b = (html.escape(n) for n in model_names)
-    parts = [f"<html><head><meta charset='utf-8'><title>seqmaxent compare</title></head><body style='font-family:sans-serif'>"
-             f"<h1>{a} against {b}</h1><p>Each model's maximum-entropy samples of each input, and each model on the "
-             f"other's samples: the fraction it still calls x0's class, and per position the importance in bits "
-             f"under each (positions from 1). Rows: {html.escape(c.labels[0])} (A), {html.escape(c.labels[1])} (B).</p>"
-             f"<pre>{html.escape(table(c))}</pre>"]
+    header, *rows = [line.split("\t") for line in table(c).splitlines()]
+    parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>seqmaxent compare</title><style>{STYLE}</style>"
+             f"</head><body><h1>{a} (A) against {b} (B)</h1><p class='answer'>B still calls x0's class in a median "
+             f"{np.median(c.kept[0]):.0%} of A's samples; A in {np.median(c.kept[1]):.0%} of B's.</p><p>Each model's "
+             f"maximum-entropy samples of each input, and each model on the other's samples: the fraction it still "
+             f"calls x0's class, its median output there, and the positions whose importance (bits) differs most, "
+             f"B minus A (positions from 1). Verdicts: {html.escape(c.labels[0])} (A), {html.escape(c.labels[1])} (B).</p>"
+             + _table([h.replace("_", " ") for h in header], [[html.escape(v) for v in r] for r in rows])]
     diff = c.difference()
     for i, name in enumerate(c.names):
         L = c.results[0].length
