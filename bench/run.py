@@ -3,15 +3,16 @@
     python bench/run.py [--networks ctcf_random basset] [--threads 1 2] [--chains 500] [--out bench/results]
 
 Each measurement runs in its own process (clean thread settings, its own peak memory) and is the
-difference of two run lengths, so starting the chains is left out; the first call's set-up (reading
-the model, extracting the plan, the load-time check against ONNX Runtime, building the engine) is
-reported on its own. seqmaxent's own rows are measured at every kernel level this CPU runs
-(SEQMAXENT_KERNELS). The `load` part measures seqmaxent and PyTorch with 0, 1 and 2 busy
-neighbours (CPU-bound processes started here) on the CTCF network with random weights. The
-`memory` part measures the peak memory of `seqmaxent sample` on growing numbers of inputs (results
-are streamed to HDF5, so it must stay flat). Writes results.json and results.md in --out
-(`--parts` reruns some parts and keeps the others; `--networks` reruns those networks and keeps
-the others). Needs PyTorch (pip install 'seqmaxent[torch]').
+best of 3 (a shared machine only slows runs down); seqmaxent's are differences of two run lengths,
+so starting the chains is left out, and the first call's set-up (reading the model, extracting
+the plan, the load-time check against ONNX Runtime, building the engine) is reported on its own.
+seqmaxent's own rows are measured at every kernel level this CPU runs (SEQMAXENT_KERNELS). The
+`load` part measures seqmaxent and PyTorch beside 0, 1 and 2 busy neighbours (CPU-bound
+processes started here) on the CTCF network with random weights. The `memory` part measures the
+peak memory of `seqmaxent sample` on growing numbers of inputs (results are streamed to HDF5, so
+it must stay flat). Writes results.json and results.md in --out (`--parts` reruns some parts and
+keeps the others; `--networks` reruns those networks and keeps the others). Needs PyTorch
+(pip install 'seqmaxent[torch]').
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from networks import NETWORKS  # noqa: E402
 METHODS = ["seqmaxent", "seqmaxent-full", "seqmaxent-bench", "pytorch", "onnxruntime-python"]
 KERNEL_METHODS = {"seqmaxent", "seqmaxent-bench"}  # the rows the core's kernel level changes
 SPEED_NETWORKS = [n for n in NETWORKS if n != "ctcf"]  # ctcf_random is the same architecture, from its file
+REPEATS = 3
 LOAD_NETWORK, LOAD_METHODS, LOAD_BUSY = "ctcf_random", ["seqmaxent", "seqmaxent-full", "pytorch"], [0, 1, 2]
 
 
@@ -64,12 +66,15 @@ def measure(method: str, network: str, threads: int, chains: int, beta: float, c
                   sampler="metropolis", max_rounds=1)
         sm.sample(model, sm.decode(x0[None]), steps=2, period=1, **kw)  # the first call builds the engine
         result["setup_s"] = time.perf_counter() - start
-        seconds = []
-        for n in (steps, 2 * steps):
-            start = time.perf_counter()
-            res = sm.sample(model, sm.decode(x0[None]), steps=n, period=n, **kw)
-            seconds.append(time.perf_counter() - start)
-        result["proposals_per_s"] = chains * steps / (seconds[1] - seconds[0])
+        rates = []
+        for _ in range(REPEATS):
+            seconds = []
+            for n in (steps, 2 * steps):
+                start = time.perf_counter()
+                res = sm.sample(model, sm.decode(x0[None]), steps=n, period=n, **kw)
+                seconds.append(time.perf_counter() - start)
+            rates.append(chains * steps / (seconds[1] - seconds[0]))
+        result["proposals_per_s"] = max(rates)
         result["acceptance"] = float(res.acceptance.mean())
         result["path"] = res.params["evaluation"]
     elif method == "seqmaxent-bench":
@@ -81,10 +86,12 @@ def measure(method: str, network: str, threads: int, chains: int, beta: float, c
                              check=True, capture_output=True, text=True)
         result.update(json.loads(out.stdout))
     elif method == "pytorch":
-        result["proposals_per_s"] = reference.torch_sampler(networks.phi_net(net), x0, scale, beta, chains, steps, threads)
+        result["proposals_per_s"] = max(reference.torch_sampler(networks.phi_net(net), x0, scale, beta, chains, steps,
+                                                                threads) for _ in range(REPEATS))
     elif method == "onnxruntime-python":
-        result["proposals_per_s"] = reference.onnxruntime_sampler(
-            model._phi_model(model.positions()).SerializeToString(), x0, scale, beta, chains, steps, threads, spec.layout)
+        phi_model = model._phi_model(model.positions()).SerializeToString()
+        result["proposals_per_s"] = max(reference.onnxruntime_sampler(phi_model, x0, scale, beta, chains, steps, threads,
+                                                                      spec.layout) for _ in range(REPEATS))
     incremental, full = model.engine(spec.length, "cpu", 1, True).flops
     result["flops_per_proposal"] = incremental if fast else full
     result["flops_full_pass"] = full
