@@ -305,7 +305,9 @@ def main() -> None:
         print(f"seqmaxent sample, {inputs} inputs: peak RSS {memory[-1]['peak_rss_mb']:.0f} MB", flush=True)
     args.out.mkdir(parents=True, exist_ok=True)
     saved = args.out / "results.json"
-    results = json.loads(saved.read_text()) if saved.exists() else {}  # parts not run this time are kept
+    results = json.loads(saved.read_text()) if saved.exists() else {}  # parts not run this time are kept,
+    if results.get("machine") != machine():  # measured on this machine only
+        results = {}
     if "speed" in args.parts:  # networks not run this time are kept
         rows = [r for r in results.get("speed", []) if r["network"] not in args.networks] + rows
     results.update({part: found for part, found in (("speed", rows), ("load", load), ("memory", memory))
