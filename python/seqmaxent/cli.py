@@ -424,10 +424,10 @@ def logos(result: str, outdir: str, max_inputs: int) -> None:
             found = m.extract(name, h5["marginals"][i], h5["importance"][i], params["alphabet"])
             L = len(h5["x0"][i])
             window = logo_figures.focus(h5["importance"][i], region=recorded(params, L))
-            shown = "" if window is None else f"; positions {window[0] + 1}-{window[1]} of {L}"
+            span = "" if window is None else f"; positions {window[0] + 1}-{window[1]} of {L}"
             fig = logo_figures.figure(h5["marginals"][i], h5["importance"][i], h5["x0"][i], params["alphabet"], bg,
                                       title=f"{name}  (beta {params['beta']:g}; {params.get('verdict', 'prediction')} "
-                                            f"{h5['prediction'][i]:.3g}{shown})",
+                                            f"{h5['prediction'][i]:.3g}{span})",
                                       motifs=[(x.start, x.start + len(x.pwm), x.span) for x in found], window=window)
             logo_figures.save(fig, Path(outdir) / stem)
             bar.update()
