@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import seqmaxent as sm
+from seqmaxent import runtime
 from conftest import model_path
 
 SEQ = "ACGTACGTTTGACCAGTACGGATC"
@@ -111,7 +112,7 @@ def test_bad_parameters(model, kw, match):
 
 
 def test_cuda_without_onnxruntime_gpu_says_what_to_install(model):
-    if "CUDAExecutionProvider" in sm.runtime.providers():
+    if "CUDAExecutionProvider" in runtime.providers():
         pytest.skip("onnxruntime-gpu is installed")
     with pytest.raises(RuntimeError, match="onnxruntime-gpu"):
         run(model, provider="cuda")

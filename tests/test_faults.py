@@ -96,6 +96,7 @@ def in_child(point_action: int, action: str, path) -> int:
                             (store, "_create"), (store, "_extend")]:
             patch(owner, name)
         patch(pathlib.Path, "write_bytes", half=lambda self, data: open(self, "wb").write(data[: len(data) // 2]))
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # a shell's background job starts with it ignored
         signal.signal(signal.SIGTERM, lambda s, f: (_ for _ in ()).throw(KeyboardInterrupt()))
         try:
             write(path, mode="resume")

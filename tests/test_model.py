@@ -16,7 +16,7 @@ MODELS = {
     "sigmoid_strided": ("NCL", 1, "Sigmoid", "dense updated in the core"),
     "keras_n1lc": ("N1LC", 2, "Softmax", "dense updated in the core"),
     "conv_pool": ("NCL", 2, "Identity", "max_pool 4, dense updated in the core"),
-    "mlp": ("NLC", 2, "Softmax", "full"),
+    "mlp": ("NLC", 2, "Softmax", "conv 24 updated in the core"),
 }
 
 

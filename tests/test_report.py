@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 import seqmaxent as sm
+from seqmaxent import bundled
 from conftest import model_path
 from seqmaxent.cli import cli
 from seqmaxent.pipeline import sample_file
@@ -86,7 +87,7 @@ def test_frozen_inputs_give_no_motifs_and_say_why(tmp_path):
     """At a beta that freezes whole sequences, no segments are called motifs, and the report and
     the motifs command say why."""
     fa = tmp_path / "in.fa"
-    names, seqs = sm.read_fasta(sm.bundled.ctcf_examples_path())
+    names, seqs = sm.read_fasta(bundled.ctcf_examples_path())
     fa.write_text("".join(f">{n}\n{s}\n" for n, s in zip(names[:2], seqs[:2])))
     sample_file(sm.Model("ctcf"), fa, tmp_path / "frozen.h5", beta=1e5, chains=4, steps=200, period=20, max_rounds=1)
     result = CliRunner().invoke(cli, ["report", str(tmp_path / "frozen.h5"), "-o", str(tmp_path / "r.html"),

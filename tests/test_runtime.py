@@ -10,6 +10,7 @@ import textwrap
 import pytest
 
 import seqmaxent as sm
+from seqmaxent import runtime
 
 FAKE_RUNTIME = textwrap.dedent("""
     // Exports OrtGetApiBase like ONNX Runtime 1.16: it knows no API version newer than 16.
@@ -30,8 +31,8 @@ def load_in_subprocess(path: str) -> subprocess.CompletedProcess:
 
 
 def test_installed_runtime_is_loaded():
-    assert sm.runtime.version().startswith("1.")
-    assert "CPUExecutionProvider" in sm.runtime.providers()
+    assert runtime.version().startswith("1.")
+    assert "CPUExecutionProvider" in runtime.providers()
 
 
 @pytest.mark.skipif(shutil.which("g++") is None, reason="needs g++ to build a fake runtime")
@@ -52,6 +53,6 @@ def test_not_a_runtime_library(tmp_path):
 
 
 def test_a_second_runtime_is_refused():
-    sm.runtime.ensure_loaded()
+    runtime.ensure_loaded()
     with pytest.raises(RuntimeError, match="already loaded from"):
         sm._core.load_runtime("/elsewhere/libonnxruntime.so")

@@ -8,6 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 import seqmaxent as sm
+from seqmaxent import bundled
 from conftest import SHARED, model_path
 from seqmaxent.cli import cli
 
@@ -18,7 +19,7 @@ FAST = dict(chains=4, steps=200, period=20, max_rounds=1, seed=0)
 def test_verdict_of_a_softmax_pair_names_the_class():
     model = sm.Model("ctcf")  # bundled, by name; its metadata names the units
     assert model.class_names == ["unbound", "bound"]
-    names, seqs = sm.read_fasta(sm.bundled.ctcf_examples_path())
+    names, seqs = sm.read_fasta(bundled.ctcf_examples_path())
     res = sm.sample(model, seqs[:2], beta=50.0, names=names[:2], **FAST)
     assert res.params["verdict"] == "P(bound)"
     np.testing.assert_allclose(res.prediction, res.outputs[:, 1], rtol=1e-6)
@@ -33,7 +34,7 @@ def test_inputs_the_network_does_not_call_are_flagged():
     """A random sequence is not a CTCF site: the verdict says so, and so does the Result."""
     model = sm.Model("ctcf")
     random = "".join(np.random.default_rng(5).choice(list("ACGT"), 101))
-    _, seqs = sm.read_fasta(sm.bundled.ctcf_examples_path())
+    _, seqs = sm.read_fasta(bundled.ctcf_examples_path())
     res = sm.sample(model, [seqs[0], random], beta=50.0, **FAST)
     assert list(res.called) == [True, False] and res.prediction[1] < 0.5
     assert "1 not called the explained class" in repr(res)

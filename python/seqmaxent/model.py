@@ -178,7 +178,7 @@ class Model:
         try:
             engine = self.engine(length, "cpu", 1, True, positions)
             evaluation, nodes = engine.path, engine.nodes
-            parts = self._windowed(self._graph(length, self.positions(positions)))
+            parts = self._windowed(self._graph(length, self.positions(positions)), length)
             gpu = "resident, " + (windows.describe(parts, windows.plan(parts, length)) if parts
                                   else "the whole network per step")
         except ValueError as e:  # positions must be chosen first
@@ -347,7 +347,7 @@ class Model:
                               phi_index=parts.phi_index, tail_model=parts.tail, tail_index=parts.tail_index,
                               tail_shape=list(parts.tail_shape))
             if resident:
-                common.update(self._resident(phi_model, self._windowed(parts) if incremental else None, length, phi_dim))
+                common.update(self._resident(phi_model, self._windowed(parts, length) if incremental else None, length, phi_dim))
             self._plans[key] = _core.Plan(**common)
         return self._plans[key]
 
@@ -358,9 +358,12 @@ class Model:
         return self._parts[length, where]
 
     @staticmethod
-    def _windowed(parts: Parts | None) -> Parts | None:
-        """The graph the resident step evaluates in windows: one that reaches Phi (no tail)."""
-        return parts if parts is not None and not parts.tail else None
+    def _windowed(parts: Parts | None, length: int) -> Parts | None:
+        """The graph the resident step evaluates in windows: one that reaches Phi (no tail) and keeps
+        some node's rows between steps (a dense layer on the input keeps none: the whole network's step)."""
+        if parts is None or parts.tail or not any(r.cached for r in windows.plan(parts, length)[1:]):
+            return None
+        return parts
 
     def _resident(self, phi_model, parts, length: int, phi_dim: int) -> dict:
         """The resident path's models and its memory per chain (bytes, enough for heat-bath steps,
