@@ -29,8 +29,8 @@ MEMORY = dict(beta=50.0, sampler="metropolis", chains=4, steps=200, period=100, 
 def measure(mode: str, inputs: int, settings: dict) -> dict:
     """One run in this process: 'local' (2 threads) or 'dask' (2 workers x 1 thread)."""
     import seqmaxent as sm
-    from seqmaxent import bundled
-    from seqmaxent.pipeline import sample_file
+    from seqmaxent.io import bundled
+    from seqmaxent.sampling.pipeline import sample_file
 
     folder = Path(tempfile.mkdtemp())
     rng = np.random.default_rng(0)
@@ -38,7 +38,7 @@ def measure(mode: str, inputs: int, settings: dict) -> dict:
     model = sm.Model(bundled.ctcf_model_path())
     client = None
     if mode == "dask":
-        from seqmaxent.cluster import connect
+        from seqmaxent.sampling.cluster import connect
 
         client = connect(workers=2)
     start = time.perf_counter()

@@ -4,7 +4,7 @@
 
 The bundled CTCF network, bound sequences of the held-out `valid.fa` of Zeng et al. 2016 (in
 ../shared/data), mu for 42% GC. For each sampler setting at about the same budget (network
-evaluations per input), the convergence check of `seqmaxent.diagnostics.check` per input: split
+evaluations per input), the convergence check of `seqmaxent.explain.diagnostics.check` per input: split
 R-hat of d and of every changing position's "x0's base retained" indicator <= 1.05 and effective
 sample sizes >= 100. Writes convergence.json and convergence.md in --out.
 """
@@ -19,8 +19,9 @@ from pathlib import Path
 import numpy as np
 
 import seqmaxent as sm
-from seqmaxent import bundled, diagnostics
-from seqmaxent.fasta import fasta_records
+from seqmaxent.io import bundled
+from seqmaxent.explain import diagnostics
+from seqmaxent.io.fasta import fasta_records
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE.parents[1] / "shared" / "data" / "ctcf_zeng2016" / "valid.fa"

@@ -45,7 +45,7 @@ ACCEPTANCE_BETAS = (4.0, 400.0)
 
 
 def _bundled_ctcf() -> Path:
-    from seqmaxent.bundled import ctcf_model_path
+    from seqmaxent.io.bundled import ctcf_model_path
 
     return ctcf_model_path()
 

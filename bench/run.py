@@ -48,6 +48,7 @@ def measure(method: str, network: str, threads: int, chains: int, beta: float, c
 
     import seqmaxent as sm
     from seqmaxent import _core
+    from seqmaxent.network import runtime
 
     net, spec, onnx_path = networks.build(network, cache)
     if method == "pytorch" and not spec.sequential:
@@ -81,7 +82,7 @@ def measure(method: str, network: str, threads: int, chains: int, beta: float, c
         plan = cache / f"{network}-plan"
         model.save_plan(plan, units=spec.units)
         binary = shutil.which("seqmaxent-bench") or str(Path(sys.executable).parent / "seqmaxent-bench")
-        out = subprocess.run([binary, "--plan", str(plan), "--ort", sm.runtime.library_path(), "--chains", str(chains),
+        out = subprocess.run([binary, "--plan", str(plan), "--ort", runtime.library_path(), "--chains", str(chains),
                               "--steps", str(steps), "--threads", str(threads), "--beta", str(beta)],
                              check=True, capture_output=True, text=True)
         result.update(json.loads(out.stdout))
@@ -261,9 +262,9 @@ def main() -> None:
     args = p.parse_args()
     cache = args.out / "models"
     if args.gpu:
-        import seqmaxent as sm
+        from seqmaxent.network import runtime
 
-        if args.gpu == "cuda" and "CUDAExecutionProvider" not in sm.runtime.providers():
+        if args.gpu == "cuda" and "CUDAExecutionProvider" not in runtime.providers():
             raise SystemExit("no CUDA provider: install onnxruntime-gpu on a machine with a GPU")
         rows = [r for network in ("ctcf", "basset") for chains in GPU_CHAINS[args.gpu]
                 for r in gpu_measure(network, chains, cache, args.gpu)]

@@ -30,8 +30,8 @@ import architectures  # noqa: E402
 
 import seqmaxent as sm  # noqa: E402
 from seqmaxent.formatting import position_runs  # noqa: E402
-from seqmaxent.report import build  # noqa: E402
-from seqmaxent.store import load  # noqa: E402
+from seqmaxent.explain.report import build  # noqa: E402
+from seqmaxent.io.store import load  # noqa: E402
 
 LENGTH, OUT, GC = 600, 200, 0.42
 TRIM = (LENGTH - OUT) // 2

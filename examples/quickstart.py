@@ -7,9 +7,10 @@ planted CTCF site? Prints each sequence over a track of how fixed each position 
 import numpy as np
 
 import seqmaxent as sm
+from seqmaxent.io.bundled import ctcf_examples_path
 
 model = sm.Model("ctcf")  # the bundled network, by name
-names, seqs = sm.read_fasta(sm.bundled.ctcf_examples_path())
+names, seqs = sm.read_fasta(ctcf_examples_path())
 print(model, "\n")
 
 # Keep Phi near each sequence's own (beta), with the human genome's GC content as background (mu).

@@ -25,10 +25,10 @@ import numpy as np
 from tqdm import tqdm
 
 import seqmaxent as sm
-from seqmaxent.diagnostics import checked
+from seqmaxent.explain.diagnostics import checked
 from seqmaxent.formatting import position_runs
-from seqmaxent.report import build
-from seqmaxent.store import load
+from seqmaxent.explain.report import build
+from seqmaxent.io.store import load
 
 LENGTH, CENTRE, REGION = 10_001, 5_001, "4901-5100"
 PPT = "CTAACTTTTCTTTCCTTTTCCCTTTTCAG"  # branch point, polypyrimidine tract, AG

@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 import seqmaxent as sm
+from seqmaxent.io.sequences import onehot
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -55,7 +56,7 @@ def network() -> nn.Sequential:
 
 
 def tensor(codes: np.ndarray) -> torch.Tensor:
-    return torch.as_tensor(sm.sequences.onehot(codes)).transpose(1, 2).contiguous()
+    return torch.as_tensor(onehot(codes)).transpose(1, 2).contiguous()
 
 
 def main() -> None:

@@ -13,7 +13,7 @@ for site in $(python3 -c "import sysconfig; print(sysconfig.get_paths()['purelib
   done
 done
 export LD_LIBRARY_PATH
-python3 -c "import seqmaxent as sm; p = sm.runtime.providers(); print(p); assert 'CUDAExecutionProvider' in p, 'no CUDA provider'"
+python3 -c "from seqmaxent.network import runtime; p = runtime.providers(); print(p); assert 'CUDAExecutionProvider' in p, 'no CUDA provider'"
 status=0  # the benchmark runs even if a test fails; the script fails if either did
 python3 -m pytest -m gpu tests/test_resident.py -q -rs 2>&1 | tee "$out/gpu-tests.txt" || status=1
 python3 bench/run.py --gpu --out "$out" 2>&1 | tee "$out/gpu-bench.txt" || status=1

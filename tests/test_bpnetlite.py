@@ -1,5 +1,5 @@
 """BPNet from PyPI bpnet-lite (small random instances): its control tracks held at zero by
-seqmaxent.export.without_controls, exported, followed by the core layer by layer, and sampled
+seqmaxent.network.export.without_controls, exported, followed by the core layer by layer, and sampled
 with the same distances as full passes. Skipped without torch and bpnet-lite."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import seqmaxent as sm
 
 torch = pytest.importorskip("torch", reason="needs PyTorch: pip install '.[torch]'")
 bpnetlite = pytest.importorskip("bpnetlite", reason="needs bpnet-lite: pip install bpnet-lite")
-from seqmaxent.export import without_controls  # noqa: E402
+from seqmaxent.network.export import without_controls  # noqa: E402
 
 L = 400
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 import seqmaxent as sm
-from seqmaxent import bundled
-from seqmaxent.fasta import fasta_records
+from seqmaxent.io import bundled
+from seqmaxent.io.fasta import fasta_records
 
 
 def planted_sites() -> list[tuple[int, int]]:

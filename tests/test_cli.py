@@ -10,9 +10,9 @@ from click.testing import CliRunner
 import seqmaxent as sm
 from conftest import model_path
 from seqmaxent.cli import cli
-from seqmaxent.inputs import reverse_complement
-from seqmaxent.pipeline import sample_file
-from seqmaxent.store import load
+from seqmaxent.io.inputs import reverse_complement
+from seqmaxent.sampling.pipeline import sample_file
+from seqmaxent.io.store import load
 
 MODEL = str(model_path("gemm_softmax_ncl"))
 SEQS = ["ACGTACGTTTGACCAGTACGGATC", "GGGGCCCCAAAATTTTACGTACGT", "TTTTGGGGACGTACGTAAAACCCC",
@@ -33,7 +33,6 @@ def run(*args):
 def run_main(monkeypatch, capsys, *args):
     """Through the real entry point, as a shell runs it: exit code and one-line errors."""
     from seqmaxent import cli as cli_module
-
     monkeypatch.setattr("sys.argv", ["seqmaxent", *map(str, args)])
     with pytest.raises(SystemExit) as exit_info:
         cli_module.main()
@@ -188,7 +187,7 @@ def test_top_pairs_are_stored(tmp_path):
 
 def test_interrupt_exits_130_and_says_what_it_kept(tmp_path, monkeypatch, capsys):
     """Ctrl-C after the first batch of 2 is written keeps those 2 and says so; before it, says none."""
-    from seqmaxent.store import ResultsFile
+    from seqmaxent.io.store import ResultsFile
 
     fa = write_fasta(tmp_path / "in.fa", SEQS)
     append = ResultsFile.append
@@ -207,7 +206,7 @@ def test_interrupt_exits_130_and_says_what_it_kept(tmp_path, monkeypatch, capsys
     def interrupt_at_once(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("seqmaxent.pipeline.sample_values", interrupt_at_once)
+    monkeypatch.setattr("seqmaxent.sampling.pipeline.sample_values", interrupt_at_once)
     code, err = run_main(monkeypatch, capsys, "sample", MODEL, fa, "-o", tmp_path / "none.h5", *FAST)
     assert code == 130 and err.strip() == ("interrupted; none kept yet: the first batch of 5 input(s) was not finished "
                                            "(a smaller --batch-size writes more often)")
@@ -237,7 +236,7 @@ def test_single_rung_runs_write_their_files(tmp_path, sampler, beta):
 
 
 def test_summarize_is_clean_tsv_of_one_or_several_files(tmp_path):
-    from seqmaxent.cli import SUMMARY_COLUMNS
+    from seqmaxent.cli.summarize import SUMMARY_COLUMNS
 
     fa = write_fasta(tmp_path / "in.fa", SEQS[:3])
     for beta in ("1", "10"):

@@ -12,8 +12,8 @@ import pytest
 
 import seqmaxent as sm
 from conftest import model_path
-from seqmaxent.merge import merge
-from seqmaxent.pipeline import sample_file
+from seqmaxent.io.merge import merge
+from seqmaxent.sampling.pipeline import sample_file
 
 SEQS = ["".join(np.random.default_rng(i).choice(list("ACGT"), 24)) for i in range(7)]
 OPTIONS = dict(beta=2.0, chains=4, steps=200, period=20, burn_in=40, max_rounds=2, seed=3, threads=1)
@@ -100,7 +100,7 @@ def test_bad_input_names_it_and_keeps_every_batch_before_it(tmp_path, model, cli
 
 def test_unreachable_scheduler_is_a_clear_error(tmp_path):
     pytest.importorskip("dask.distributed")
-    from seqmaxent.cluster import connect
+    from seqmaxent.sampling.cluster import connect
 
     with pytest.raises(OSError, match="cannot reach the Dask scheduler at tcp://127.0.0.1:9"):
         connect("tcp://127.0.0.1:9", timeout="2s")

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from graphs import Net
 from seqmaxent.cli import cli
-from seqmaxent.compare import compare
+from seqmaxent.sampling.compare import compare
 
 L, X, Y = 60, "TGACTCAG", "CACGTGAC"
 X_AT, Y_AT = 10, 40  # 0-based starts in the input

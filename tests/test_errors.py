@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import seqmaxent as sm
-from seqmaxent import runtime
+from seqmaxent.network import runtime
 from conftest import model_path
 
 SEQ = "ACGTACGTTTGACCAGTACGGATC"

@@ -16,8 +16,8 @@ import h5py
 import numpy as np
 import pytest
 
-from seqmaxent import store
-from seqmaxent.store import ResultsFile, ResultsFileError, load
+from seqmaxent.io import store
+from seqmaxent.io.store import ResultsFile, ResultsFileError, load
 
 L, S, CHAINS, RUNGS, OUTPUTS = 12, 6, 2, 3, 2
 NAMES = [f"in{i}" for i in range(7)]
@@ -290,7 +290,6 @@ def test_a_stop_a_library_wraps_still_exits_as_a_stop(monkeypatch, capsys):
     """ONNX Runtime's extension turns a Ctrl-C during its import into ImportError('initialization failed'):
     seen as exit 1 'error: initialization failed' when a stop fell in the command's first second."""
     from seqmaxent import cli
-
     def interrupted_import(**_):
         try:
             raise KeyboardInterrupt

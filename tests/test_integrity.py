@@ -19,8 +19,8 @@ import seqmaxent as sm
 from conftest import model_path
 from seqmaxent.cli import cli
 from seqmaxent.formatting import file_stems, short
-from seqmaxent.merge import merge
-from seqmaxent.pipeline import sample_file
+from seqmaxent.io.merge import merge
+from seqmaxent.sampling.pipeline import sample_file
 
 MODEL = model_path("gemm_softmax_ncl")
 SEQS = ["".join(np.random.default_rng(i).choice(list("ACGT"), 24)) for i in range(4)]
@@ -41,7 +41,7 @@ def test_a_report_of_files_with_other_inputs_is_refused(tmp_path):
     model = sm.Model(MODEL)
     sample_file(model, fasta(tmp_path / "a.fa"), tmp_path / "a.h5", **OPTIONS)
     sample_file(model, fasta(tmp_path / "b.fa", SEQS[::-1]), tmp_path / "b.h5", **{**OPTIONS, "beta": 3.0})
-    from seqmaxent.report import build
+    from seqmaxent.explain.report import build
 
     with pytest.raises(ValueError, match=r"b.h5 holds other inputs than .*a.h5"):
         build([tmp_path / "a.h5", tmp_path / "b.h5"], tmp_path / "r.html", match=False)
@@ -106,7 +106,7 @@ def test_merge_refuses_bad_shards_and_leaves_no_output(tmp_path):
 
 
 def test_a_stale_genome_index_is_rebuilt(tmp_path, capsys):
-    from seqmaxent.inputs import read_bed
+    from seqmaxent.io.inputs import read_bed
 
     genome = tmp_path / "g.fa"
     genome.write_text(">chrA\n" + "A" * 30 + "\n>chrB\n" + SEQS[0] + "\n")

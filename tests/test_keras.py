@@ -76,8 +76,7 @@ def test_a_keras_conv_head_has_its_bias_folded(tmp_path):
 
 def test_an_export_that_differs_is_removed(keras_model, tmp_path, monkeypatch):
     model, _ = keras_model
-    from seqmaxent import export
-
+    from seqmaxent.network import export
     real = export._check
     monkeypatch.setattr(export, "_check", lambda path, expected, x, rtol, atol: real(path, [e + 0.1 for e in expected],
                                                                                      x, rtol, atol))

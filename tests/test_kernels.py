@@ -14,7 +14,6 @@ import numpy as np
 import pytest
 
 from seqmaxent import _core
-
 TESTS = Path(__file__).parent
 
 # Run in a fresh process per level: Phi of random sequences through several graphs, the distances

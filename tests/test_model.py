@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 import seqmaxent as sm
-from seqmaxent import _core, runtime
+from seqmaxent import _core
+from seqmaxent.network import runtime
 from conftest import model_path
 
 # name -> (layout, outputs, output activation, evaluation path keyword)

@@ -7,9 +7,10 @@ import pytest
 from click.testing import CliRunner
 
 import seqmaxent as sm
-from seqmaxent import bundled, motifs
+from seqmaxent.io import bundled
+from seqmaxent.explain import motifs
 from seqmaxent.cli import cli
-from seqmaxent.pipeline import sample_file
+from seqmaxent.sampling.pipeline import sample_file
 
 
 def test_segments_bridge_short_gaps_and_drop_short_runs():

@@ -11,10 +11,10 @@ import pytest
 from click.testing import CliRunner
 
 import seqmaxent as sm
-from seqmaxent import bundled
+from seqmaxent.io import bundled
 from conftest import model_path
 from seqmaxent.cli import cli
-from seqmaxent.pipeline import sample_file
+from seqmaxent.sampling.pipeline import sample_file
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 SEQS = ["ACGTACGTTTGACCAGTACGGATC", "GGGGCCCCAAAATTTTACGTACGT", "TTTTGGGGACGTACGTAAAACCCC"]
@@ -70,8 +70,7 @@ def test_demo_shows_the_ctcf_motif(tmp_path):
 
 
 def test_logos_number_positions_from_one_on_fixed_axes():
-    from seqmaxent import logos
-
+    from seqmaxent.explain import logos
     p = np.full((24, 4), 0.25)
     p[5] = [0, 0, 1, 0]
     fig = logos.figure(p, np.r_[np.zeros(5), 2.0, np.zeros(18)], np.zeros(24, np.uint8), "ACGT", np.full(4, 0.25),
@@ -102,8 +101,7 @@ def test_frozen_inputs_give_no_motifs_and_say_why(tmp_path):
 
 def test_long_inputs_are_drawn_where_they_matter():
     """A 600-bp input's logo shows the important stretch (with its true 1-based positions)."""
-    from seqmaxent import logos
-
+    from seqmaxent.explain import logos
     bits = np.zeros(600)
     bits[300:315] = 1.5
     assert logos.focus(bits) == (280, 360) and logos.focus(np.zeros(100)) is None  # at least 80 positions

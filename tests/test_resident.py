@@ -14,8 +14,9 @@ import seqmaxent as sm
 import test_exact
 import test_incremental
 import test_towers
-from seqmaxent import bundled, resident, runtime, windows
-from seqmaxent.incremental import extract
+from seqmaxent.io import bundled
+from seqmaxent.network import resident, runtime, windows
+from seqmaxent.network.incremental import extract
 
 CTCF_SEQS = sm.read_fasta(bundled.ctcf_examples_path())[1]
 

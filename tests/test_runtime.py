@@ -10,8 +10,7 @@ import textwrap
 import pytest
 
 import seqmaxent as sm
-from seqmaxent import runtime
-
+from seqmaxent.network import runtime
 FAKE_RUNTIME = textwrap.dedent("""
     // Exports OrtGetApiBase like ONNX Runtime 1.16: it knows no API version newer than 16.
     struct OrtApiBase {

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import seqmaxent as sm
-from seqmaxent import diagnostics
+from seqmaxent.explain import diagnostics
 from conftest import model_path
 
 SEQS = ["ACGTACGTTTGACCAGTACGGATC", "GGGGCCCCAAAATTTTACGTACGT"]
@@ -188,7 +188,7 @@ def test_replica_exchange_records_its_ladder_and_swaps(model):
 
 
 def test_respace_evens_out_swap_rejection():
-    from seqmaxent.ladder import respace
+    from seqmaxent.sampling.ladder import respace
 
     ladder = np.geomspace(1.0, 100.0, 6)
     np.testing.assert_allclose(respace(ladder, np.full(5, 0.3), [0, 5]), ladder)  # already even

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from seqmaxent import diagnostics, summary
-
-
+from seqmaxent.explain import diagnostics, summary
 def test_mutual_information_finds_a_coupled_pair():
     rng = np.random.default_rng(0)
     a = rng.integers(0, 4, 20000)

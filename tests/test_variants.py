@@ -9,10 +9,10 @@ from click.testing import CliRunner
 
 import seqmaxent as sm
 from conftest import all_sequences
-from seqmaxent import bundled
+from seqmaxent.io import bundled
 from seqmaxent.cli import cli
 from seqmaxent.errors import SequenceError
-from seqmaxent.variants import Variant, read_variants, score_variants
+from seqmaxent.explain.variants import Variant, read_variants, score_variants
 from test_exact import X0, exact, relative_beta
 
 

@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 import seqmaxent as sm
-from seqmaxent import bundled
+from seqmaxent.io import bundled, store
 from conftest import SHARED, model_path
 from seqmaxent.cli import cli
 
@@ -52,7 +52,7 @@ def test_the_authors_gcat_npy_read_as_acgt_is_visibly_wrong(tmp_path):
         args = ["sample", "ctcf", str(npy), "-o", str(path), "--beta", "50", "--chains", "2", "--steps", "100",
                 "--period", "10", "--max-rounds", "1", "--quiet"] + (["--input-alphabet", alphabet] if alphabet else [])
         assert CliRunner().invoke(cli, args).exit_code == 0
-        params, names, h5 = sm.store.load(path)
+        params, names, h5 = store.load(path)
         with h5:
             out[alphabet] = h5["prediction"][:], h5["called"][:]
     assert np.median(out[None][0]) < 0.5 and (out[None][1] == 0).sum() >= 6
@@ -66,17 +66,18 @@ def test_a_regression_output_has_a_value_not_a_call(tmp_path, monkeypatch):
     assert res.called is None and res.params["verdict"] == "value of 'counts'"
     np.testing.assert_allclose(res.prediction, res.outputs[:, 0], rtol=1e-6)
     assert np.isnan(res.kept_class).all()  # no class to keep without a tolerance
-    from seqmaxent import calibrate
-
+    from seqmaxent.sampling import calibrate
     pilots = []
-    monkeypatch.setattr(calibrate, "sample", lambda *a, **kw: pilots.append(kw) or sm.sample(*a, **kw))
+    run = calibrate.run
+    monkeypatch.setattr(calibrate, "run", lambda model, codes, settings, *a: pilots.append(settings) or
+                        run(model, codes, settings, *a))
     with pytest.raises(ValueError, match="give a tolerance"):
         sm.sample(model, [seq], beta="auto", **FAST)
     assert not pilots  # said before any pilot ran (2.5 min of pilots on BPNet before)
     auto = sm.sample(model, [seq], beta="auto", tolerance=0.05, **FAST)
     assert "keeps x0's prediction" in auto.params["beta_auto"] and auto.kept_class[0] >= 0.5
     # pilots are sized by the run: at most its chains and steps
-    assert all(p["chains"] <= FAST["chains"] and p["steps"] <= max(100, FAST["steps"]) for p in pilots)
+    assert pilots and all(p.chains <= FAST["chains"] and p.steps <= max(100, FAST["steps"]) for p in pilots)
 
 
 def test_python_reads_samples_saves_and_reports(tmp_path):
@@ -96,7 +97,7 @@ def test_python_reads_samples_saves_and_reports(tmp_path):
         kl = np.where(p > 0, p * np.log2(p / res.background()), 0).sum(axis=-1)
     np.testing.assert_allclose(importance, kl)
     saved = res.save(tmp_path / "run.h5")
-    params, stored_names, h5 = sm.store.load(saved)
+    params, stored_names, h5 = store.load(saved)
     with h5:
         assert stored_names == names and params["verdict"] == res.params["verdict"]
         np.testing.assert_allclose(h5["importance"][:], importance, rtol=1e-6)

@@ -18,12 +18,13 @@ except PackageNotFoundError:  # running from a source tree
     __version__ = "0+unknown"
 
 _HOMES = {
-    "calibrate_beta": "calibrate", "ModelError": "errors", "SequenceError": "errors", "export_keras": "export",
-    "export_torch": "export", "read_bed": "inputs", "read_fasta": "inputs", "plot_logo": "logos", "Model": "model",
-    "ModelInfo": "model", "inspect": "model", "Result": "result", "gc_mu": "sampling", "sample": "sampling",
-    "decode": "sequences", "encode": "sequences", "read_variants": "variants", "score_variants": "variants",
-    "Variant": "variants", "compare": "compare", "Comparison": "compare",
-    "sample_file": "pipeline",
+    "calibrate_beta": "sampling.calibrate", "ModelError": "errors", "SequenceError": "errors",
+    "export_keras": "network.export", "export_torch": "network.export", "read_bed": "io.inputs",
+    "read_fasta": "io.inputs", "plot_logo": "explain.logos", "Model": "network.model", "ModelInfo": "network.model",
+    "inspect": "network.model", "Result": "explain.result", "gc_mu": "sampling.settings", "sample": "sampling.sampler",
+    "decode": "io.sequences", "encode": "io.sequences", "read_variants": "explain.variants",
+    "score_variants": "explain.variants", "Variant": "explain.variants", "compare": "sampling.compare",
+    "Comparison": "sampling.compare", "sample_file": "sampling.pipeline",
 }
 __all__ = [
     "Comparison", "Model", "ModelInfo", "ModelError", "Result", "SequenceError", "compare",
@@ -32,18 +33,19 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from .calibrate import calibrate_beta
-    from .compare import Comparison, compare
+    from .sampling.calibrate import calibrate_beta
+    from .sampling.compare import Comparison, compare
     from .errors import ModelError, SequenceError
-    from .export import export_keras, export_torch
-    from .inputs import read_bed, read_fasta
-    from .logos import plot_logo
-    from .model import Model, ModelInfo, inspect
-    from .pipeline import sample_file
-    from .result import Result
-    from .sampling import gc_mu, sample
-    from .variants import Variant, read_variants, score_variants
-    from .sequences import decode, encode
+    from .network.export import export_keras, export_torch
+    from .io.inputs import read_bed, read_fasta
+    from .explain.logos import plot_logo
+    from .network.model import Model, ModelInfo, inspect
+    from .sampling.pipeline import sample_file
+    from .explain.result import Result
+    from .sampling.sampler import sample
+    from .sampling.settings import gc_mu
+    from .explain.variants import Variant, read_variants, score_variants
+    from .io.sequences import decode, encode
 
 
 def __getattr__(name: str):
