@@ -15,7 +15,8 @@ import torch
 
 import seqmaxent as sm
 from examples.train_ctcf import read, split
-from seqmaxent import bundled, motifs, summary
+from seqmaxent.explain import motifs, summary
+from seqmaxent.io import bundled, sequences
 
 from .common import need_data
 
@@ -41,7 +42,7 @@ def best_hits(codes: np.ndarray, pwm: np.ndarray) -> np.ndarray:
     """Start of the best MA0139 match in each sequence (-1 where FIMO finds none at p < 1e-3)."""
     from memelite import fimo
 
-    x = sm.sequences.onehot(codes).transpose(0, 2, 1)
+    x = sequences.onehot(codes).transpose(0, 2, 1)
     hits = fimo({"MA0139": pwm.T}, x, threshold=1e-3)[0]
     start = np.full(len(codes), -1)
     best = hits.sort_values("score", ascending=False).drop_duplicates("sequence_name")
@@ -70,7 +71,7 @@ def baselines(codes: np.ndarray) -> dict[str, np.ndarray]:
         for p in params:
             p.copy_(torch.as_tensor(by_shape[tuple(p.shape)]))
     net.eval()
-    x = torch.as_tensor(sm.sequences.onehot(codes)).transpose(1, 2).contiguous().requires_grad_(True)
+    x = torch.as_tensor(sequences.onehot(codes)).transpose(1, 2).contiguous().requires_grad_(True)
 
     def logodds(t):
         out = net(t)
@@ -144,7 +145,7 @@ def run(chains: int = 10, steps: int = 4000, period: int = 40) -> dict:
         print(f"ctcf beta {beta}: {row}", flush=True)
     base = {name: localised(scores) for name, scores in baselines(codes).items()}
     authors = np.load(need_data("maxent2017") / "CTCFbound_oneHot.npy")
-    authors_codes = sm.sequences.from_onehot(authors[:, :, [2, 1, 0, 3]])  # G,C,A,T -> A,C,G,T
+    authors_codes = sequences.from_onehot(authors[:, :, [2, 1, 0, 3]])  # G,C,A,T -> A,C,G,T
     best_beta = max(sweep, key=lambda r: r["localised"])["beta"]
     res = sm.sample(model, sm.decode(authors_codes), beta=best_beta, mu=mu, chains=chains, steps=steps,
                     sampler="metropolis", max_rounds=1,
@@ -214,7 +215,7 @@ def write(r: dict) -> str:
 
 
 def figure(r: dict) -> str:
-    from seqmaxent.logos import pwm_figure
+    from seqmaxent.explain.logos import pwm_figure
 
     from .figures import save, subplots
 

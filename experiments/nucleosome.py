@@ -20,8 +20,10 @@ import torch
 from torch import nn
 
 import seqmaxent as sm
+from seqmaxent.explain import summary
+from seqmaxent.io import sequences
 from examples.train_ctcf import auroc
-from seqmaxent.fasta import fasta_records
+from seqmaxent.io.fasta import fasta_records
 
 from .common import MODELS, need_data
 
@@ -63,10 +65,10 @@ def train(x_tr, y_tr, x_te, y_te) -> tuple[nn.Sequential, float]:
     torch.manual_seed(0)
     net = network()
     opt = torch.optim.Adam(net.parameters(), lr=1e-3, weight_decay=1e-5)
-    x = torch.as_tensor(sm.sequences.onehot(x_tr)).transpose(1, 2).contiguous()
+    x = torch.as_tensor(sequences.onehot(x_tr)).transpose(1, 2).contiguous()
     x = torch.cat([x, x.flip(1).flip(2)])  # reverse complements
     y = torch.as_tensor(np.concatenate([y_tr, y_tr]))
-    xt = torch.as_tensor(sm.sequences.onehot(x_te)).transpose(1, 2).contiguous()
+    xt = torch.as_tensor(sequences.onehot(x_te)).transpose(1, 2).contiguous()
     for _ in range(6):
         net.train()
         perm = torch.randperm(len(x))
@@ -130,7 +132,7 @@ def run(n_inputs: int = 100, chains: int = 10, steps: int = 4000, period: int = 
     p_lin = model.predict(lin_te)[:, 1]
     nuc_in = nuc_te[np.argsort(p_nuc)[::-1][:n_inputs]]  # the held-out nucleosomes the network is surest of
     lin_in = lin_te[np.argsort(p_lin)[:n_inputs]]
-    from seqmaxent.calibrate import calibrate_beta
+    from seqmaxent.sampling.calibrate import calibrate_beta
 
     beta = calibrate_beta(model, sm.decode(nuc_in[:8]), mu=mu, sampler="metropolis", chains=10).beta
     kw = dict(beta=beta, mu=mu, chains=chains, steps=steps, period=period, burn_in=steps // 4, seed=0,
@@ -148,7 +150,7 @@ def run(n_inputs: int = 100, chains: int = 10, steps: int = 4000, period: int = 
         out.setdefault("periodicity", []).append(dict(name=name, peak=peak, band_share=share,
                                                       profile=profile.round(5).tolist()))
     out["gc"] = dict(nucleosome_x0=gc(nuc_in), nucleosome_samples=gc(res_nuc.samples), linker_x0=gc(lin_in),
-                     linker_samples=gc(res_lin.samples), background=sm.summary.background(mu, [False, True, True, False])[1:3].sum())
+                     linker_samples=gc(res_lin.samples), background=summary.background(mu, [False, True, True, False])[1:3].sum())
     bins = np.linspace(0.1, 0.7, 31)
     per_seq = lambda a: np.isin(a.reshape(-1, L), [1, 2]).mean(axis=1)  # noqa: E731
     out["gc_histograms"] = dict(bins=bins.tolist(), **{k: np.histogram(per_seq(v), bins, density=True)[0].round(4).tolist()

@@ -19,6 +19,8 @@ import torch
 from torch import nn
 
 import seqmaxent as sm
+from seqmaxent.explain import summary
+from seqmaxent.io import sequences
 
 from .common import MODELS, mean_sd, need_data
 
@@ -35,7 +37,7 @@ def network() -> nn.Sequential:
 
 
 def onehot(seqs: list[str]) -> torch.Tensor:
-    return torch.as_tensor(sm.sequences.onehot(sm.encode(seqs)))
+    return torch.as_tensor(sequences.onehot(sm.encode(seqs)))
 
 
 def train(k: int) -> tuple[nn.Sequential, float, float]:
@@ -137,7 +139,7 @@ def run() -> dict:
         marg = res.marginals()
         independent = np.einsum("ia,ib->iab", marg[:, 0], marg[:, 1]).reshape(16, 16)
         keep_independent = (independent * (classes[None, :] == classes[:, None])).sum(1)
-        mi = np.array([sm.summary.mutual_information(res.samples[i])[0, 1] for i in range(16)])
+        mi = np.array([summary.mutual_information(res.samples[i])[0, 1] for i in range(16)])
         cond = np.mean([conditional_errors(res.samples[i], classes[i]) for i in range(16)])
         rows.append(dict(net=k, train_accuracy=acc, beta=beta, mu=mu, kept=float(keep.mean()),
                          kept_if_positions_independent=float(keep_independent.mean()), mutual_information=float(mi.mean()),

@@ -192,7 +192,7 @@ def warm_up() -> bool:
     whether it started (not when already compiled, or already started)."""
     global _warming
     if _warming is None and not compiled():
-        _warming = subprocess.Popen([sys.executable, "-c", "from seqmaxent.motifs import _compile; _compile()"],
+        _warming = subprocess.Popen([sys.executable, "-c", "from seqmaxent.explain.motifs import _compile; _compile()"],
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         return True
     return False

@@ -70,7 +70,7 @@ def build(results: list[str | Path], output: str | Path, max_inputs: int = 20, m
           variants: list[dict] | None = None) -> Path:
     """Write the report of one or more results files (several: a beta sweep over the same inputs);
     inputs in input order, by prediction or by largest importance (`sort`). `progress(n)` is called
-    as inputs are drawn. `variants` (rows of :func:`seqmaxent.variants.score_variants`) are marked
+    as inputs are drawn. `variants` (rows of :func:`seqmaxent.explain.variants.score_variants`) are marked
     on their inputs' logos and listed under them."""
     if match:
         motifs.warm_up()  # compiles Tomtom while the logos are drawn

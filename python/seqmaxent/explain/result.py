@@ -64,7 +64,7 @@ class Result:
 
     @property
     def region(self) -> np.ndarray:
-        """Boolean (L,): the positions the chains could change (:mod:`seqmaxent.region`; all by default)."""
+        """Boolean (L,): the positions the chains could change (:mod:`seqmaxent.io.region`; all by default)."""
         return recorded(self.params, self.length)
 
     def importance(self) -> np.ndarray:
@@ -78,7 +78,7 @@ class Result:
         return decode(self.samples[i], self.alphabet)
 
     def values(self) -> dict[str, np.ndarray]:
-        """Everything the results file keeps for these inputs (:mod:`seqmaxent.store`)."""
+        """Everything the results file keeps for these inputs (:mod:`seqmaxent.io.store`)."""
         mask = [b in str(self.params.get("constrained", "GC")) for b in self.alphabet]
         bg = self.background()
         p = self.marginals()

@@ -6,7 +6,7 @@ and their distances d(x) = ||s * (Phi(x) - Phi(x0))|| are the null. A variant's 
 d(x_alt) is compared with it: the tail probability P(d_sample >= d(x_alt)) is small when the
 variant moves the network further than almost anything in the ensemble, and near 1 where the
 network does not care. Its Monte Carlo uncertainty comes from the effective sample size of the
-indicator d_sample >= d(x_alt) over the chains (:func:`seqmaxent.diagnostics.ess`): a 95% Wilson
+indicator d_sample >= d(x_alt) over the chains (:func:`seqmaxent.explain.diagnostics.ess`): a 95% Wilson
 interval with that many draws. Scoring needs only a finished run (a :class:`Result` or a results
 file), so one run can be scored for many variants later.
 """

@@ -48,7 +48,7 @@ def export_torch(module, length: int, path: str | Path, layout: str = "NCL", out
         raise ImportError("export_torch needs PyTorch: pip install 'seqmaxent[torch]'") from None
     if getattr(module, "n_control_tracks", 0) and hasattr(module, "fconv"):
         raise ValueError(f"this BPNet reads {module.n_control_tracks} control track(s) beside the sequence; export "
-                         f"seqmaxent.export.without_controls(model) instead (the controls held at zero)")
+                         f"seqmaxent.network.export.without_controls(model) instead (the controls held at zero)")
     path = Path(path)
     module = module.eval()
     x = _random_onehot(length, layout)

@@ -2,7 +2,7 @@
 
 Every tensor the core can compute is a :class:`Ref`: a node of the core's graph, the elementwise
 steps applied to that node's rows, and an index array saying which entry of the node (row *
-channels + channel) each element of the tensor holds (:mod:`seqmaxent.graph`). Ops that move
+channels + channel) each element of the tensor holds (:mod:`seqmaxent.network.graph`). Ops that move
 entries (Transpose, Reshape, Slice, Gather, Squeeze...) move the index array, elementwise ops
 add steps, a zero Pad of the positions waits for the conv that reads it (as that conv's padding),
 and convs, pools, reductions over positions, sums of tensors and dense layers make nodes, so

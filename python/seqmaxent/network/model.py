@@ -1,6 +1,6 @@
 """A trained network exported to ONNX, seen as one-hot DNA -> Phi -> the explained output.
 
-Phi is what the head (the final linear map of the chosen output, :mod:`seqmaxent.heads`) reads
+Phi is what the head (the final linear map of the chosen output, :mod:`seqmaxent.network.heads`) reads
 to produce the chosen units at the chosen output positions, and s its weights for them, so that
 ``s . Phi + b`` is the selected logit (or, for a pair of units, log-odds). For a vector head
 (Gemm/MatMul on a vector) Phi is that vector; for a head applied at every position it is, for
@@ -332,8 +332,8 @@ class Model:
 
     def plan(self, length: int, positions: Positions = None, resident: bool = False, incremental: bool = True) -> _core.Plan:
         """The core's description of this network for sequences of `length` bases (with the
-        models of the resident path, :mod:`seqmaxent.resident`, if asked: its step evaluates only
-        the windows a change reaches, :mod:`seqmaxent.windows`, where the core's graph reaches Phi
+        models of the resident path, :mod:`seqmaxent.network.resident`, if asked: its step evaluates only
+        the windows a change reaches, :mod:`seqmaxent.network.windows`, where the core's graph reaches Phi
         and `incremental`)."""
         where = self.positions(positions)
         key = (length, where, resident, resident and incremental)

@@ -10,7 +10,7 @@ the mutation, computes Phi of the proposals, and accepts where log u < -beta (d'
 w[old], exactly the CPU sampler's rule. The heat-bath step draws pos and a uniform u (B,) instead,
 evaluates the 3 other bases at pos as 3 proposals per chain, and keeps one of the 4 bases as the
 CPU sampler picks it. Phi comes from the whole network, or, where the core's
-graph reaches Phi, from only the windows each change reaches (:mod:`seqmaxent.windows`); the
+graph reaches Phi, from only the windows each change reaches (:mod:`seqmaxent.network.windows`); the
 nodes it keeps are more state, filled by the init model when chains start. Every state tensor S
 comes back as S_next, a ScatterND from S itself, so the core binds both to one buffer and the
 step rewrites only the rows that changed. The codes model turns x into base codes (4 for an
@@ -41,7 +41,7 @@ def step_model(phi_model: onnx.ModelProto, layout: str, parts: Parts | None = No
                moves: str = "metropolis") -> onnx.ModelProto:
     """The step of B chains around a Phi model (one-hot input in `layout` -> Phi (B, P)): the
     whole network on every proposal, or, given the core's graph `parts` of sequences of `length`
-    (without a tail), only the windows a change reaches (:mod:`seqmaxent.windows`), with each
+    (without a tail), only the windows a change reaches (:mod:`seqmaxent.network.windows`), with each
     cached node's rows as state. `moves`: "metropolis" (draws shift and logu) or "heat-bath" (the
     3 other bases at pos all evaluated, one of the 4 drawn with a uniform u as the CPU sampler does)."""
     if opset(phi_model) < 13:

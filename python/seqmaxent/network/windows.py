@@ -1,6 +1,6 @@
 """Phi of a batch of chains with one base changed in each, from only the rows that change can
-reach: the core's graph (:mod:`seqmaxent.incremental`: convs, pools, sums, dense layers) written as
-ONNX ops on windows of fixed width, so the resident step (:mod:`seqmaxent.resident`) runs it on
+reach: the core's graph (:mod:`seqmaxent.network.incremental`: convs, pools, sums, dense layers) written as
+ONNX ops on windows of fixed width, so the resident step (:mod:`seqmaxent.network.resident`) runs it on
 any provider, the GPU's included.
 
 Each node keeps the rows Phi needs (its backward cone). A node where one base changes fewer rows

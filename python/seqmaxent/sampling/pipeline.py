@@ -78,10 +78,10 @@ def sample_file(
     With `resume`, inputs already in the file(s) (by name) are skipped, and the settings must match;
     with `overwrite`, existing files are replaced; without either, an existing file is an error.
     Each batch is committed to disk as it finishes, so a run stopped in any way keeps every
-    finished batch (:mod:`seqmaxent.store`).
+    finished batch (:mod:`seqmaxent.io.store`).
     `shard=(i, n)` samples only batches i, i + n, i + 2n, ... into OUTPUT.shardIofN.h5 (join the
-    shards with :func:`seqmaxent.merge.merge`). With a `dask.distributed` `client`, batches are
-    sampled as tasks on its workers and written here in input order (:mod:`seqmaxent.cluster`).
+    shards with :func:`seqmaxent.io.merge.merge`). With a `dask.distributed` `client`, batches are
+    sampled as tasks on its workers and written here in input order (:mod:`seqmaxent.sampling.cluster`).
     Random streams follow each input's position in the file, so none of these change the samples.
     `progress(n)` is called with each increment of proposals done; `on_batch(names)` after each write.
     """

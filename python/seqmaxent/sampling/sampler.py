@@ -64,7 +64,7 @@ def sample(
     stacks, per chosen position, the rows the head reads there (:class:`seqmaxent.Model`).
 
     `region` (1-based, inclusive: ``"4900-5100"``, ``"4900-5000,5050-5100"``, a range or (first,
-    last) pairs; :mod:`seqmaxent.region`) restricts the changes to those positions: every other
+    last) pairs; :mod:`seqmaxent.io.region`) restricts the changes to those positions: every other
     position keeps x0's base as context, and its importance is 0. Default: the whole input.
 
     Sampler: ``"tempering"`` (default) runs each of `chains` chains as a replica-exchange ladder of
