@@ -10,6 +10,7 @@ from click.testing import CliRunner
 
 from graphs import Net
 from seqmaxent.cli import cli
+from seqmaxent.io.store import load
 from seqmaxent.sampling.compare import compare
 
 L, X, Y = 60, "TGACTCAG", "CACGTGAC"
@@ -71,5 +72,8 @@ def test_compare_on_the_command_line(pair, tmp_path):
     top = [int(p.split(":")[0]) for p in rows[1][-1].split(",")]
     assert all(Y_AT < p <= Y_AT + 8 for p in top)  # the positions that differ most are Y's (1-based)
     assert "B keeps a median" in result.stderr and (tmp_path / "out" / "compare.html").stat().st_size > 10_000
+    params, names, h5 = load(tmp_path / "out" / "b.h5")  # each model's samples, as a results file
+    with h5:
+        assert names == ["s1", "s2"] and params["model"] == str(b) and h5["samples"].shape[0] == 2
     bad = CliRunner().invoke(cli, ["compare", a, "ctcf", str(fa), "-o", str(tmp_path / "x"), "--beta", "4"])
     assert bad.exit_code != 0 and "must read the same inputs" in str(bad.exception)

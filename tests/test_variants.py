@@ -112,3 +112,32 @@ def test_bad_variants_are_named(ctcf_run, tmp_path):
     vcf.write_text("chr2\t5\t.\tA\tG\n")
     with pytest.raises(SequenceError, match="far.vcf: line 1: chr2:5 is in no input"):
         read_variants(vcf, ["chr1:100-201"])
+
+
+def test_sample_and_score_in_one_command(tmp_path):
+    """`seqmaxent sample --variants` checks the variants against the inputs before sampling (a
+    wrong REF is named by file and line, and nothing is written), then scores them against the
+    finished run: the same rows as `seqmaxent variants` on its results file."""
+    examples = bundled.ctcf_examples_path()
+    names, seqs = sm.read_fasta(examples)
+    site = 44  # the planted site starts at 44 (1-based) in the first example
+    tsv = tmp_path / "v.tsv"
+    core, flank = seqs[0][site], seqs[0][4]
+    tsv.write_text(f"{names[0]}\t{site + 1}\t{core}\t{'A' if core != 'A' else 'C'}\tcore\n"
+                   f"{names[0]}\t5\t{flank}\t{'A' if flank != 'A' else 'C'}\tflank\n")
+    bad = tmp_path / "bad.tsv"
+    bad.write_text(f"{names[1]}\t5\t{'A' if seqs[1][4] != 'A' else 'C'}\tG\tx\n")
+    out = tmp_path / "run.h5"
+    run = ["sample", "ctcf", str(examples), "-o", str(out), "--beta", "100", "--steps", "400", "--max-rounds", "1",
+           "--chains", "4", "--quiet"]
+    refused = CliRunner().invoke(cli, run + ["--variants", str(bad)])
+    assert refused.exit_code != 0 and f"bad.tsv: line 1: variant x: {names[1]} has" in str(refused.exception)
+    assert not out.exists()
+    result = CliRunner().invoke(cli, run + ["--variants", str(tsv)])
+    assert result.exit_code == 0, result.output
+    scored = (tmp_path / "run.variants.tsv").read_text()
+    rows = [line.split("\t") for line in scored.splitlines()]
+    assert [r[1] for r in rows[1:]] == ["core", "flank"] and all(r[-1] == "ok" for r in rows[1:])
+    assert float(rows[1][6]) < float(rows[2][6])  # the site's change is rarer in the null than the flank's
+    again = CliRunner().invoke(cli, ["variants", str(out), str(tsv)])
+    assert again.stdout == scored

@@ -13,7 +13,7 @@ from .options import open_model, parse_positions, parse_units, steps_bar
 @click.argument("model_a")
 @click.argument("model_b")
 @click.argument("input", type=click.Path(exists=True, dir_okay=False))
-@click.option("-o", "--outdir", required=True, type=click.Path(file_okay=False), help="Folder for compare.tsv and compare.html.")
+@click.option("-o", "--outdir", required=True, type=click.Path(file_okay=False), help="Folder for compare.tsv, compare.html, a.h5 and b.h5.")
 @click.option("--beta", required=True, type=float, help="Inverse temperature, the same for both models.")
 @click.option("--units", help="Output unit K, or K1,K2 for the log-odds W[K1]-W[K2].  [default: 1,0 or 0]")
 @click.option("--positions", help="Output positions to explain, for a head applied at every position (1-based).")
@@ -31,7 +31,8 @@ def compare(model_a: str, model_b: str, input: str, outdir: str, beta: float, un
     INPUT is sampled under both models, and each model is evaluated on the other's samples. Writes
     OUTDIR/compare.tsv (per input: both verdicts, the fraction of one model's samples the other
     still calls x0's class, the other's median output on them, the positions whose importance
-    differs most, B minus A in bits) and OUTDIR/compare.html (both importance logos stacked)."""
+    differs most, B minus A in bits), OUTDIR/compare.html (both importance logos stacked), and each
+    model's samples as a results file, OUTDIR/a.h5 and OUTDIR/b.h5."""
     import numpy as np
 
     from ..sampling.compare import compare as run_compare
@@ -50,8 +51,12 @@ def compare(model_a: str, model_b: str, input: str, outdir: str, beta: float, un
     with steps_bar(2 * len(names) * steps_at_cap([beta], options)) as bar:
         c = run_compare(a, b, list(seqs), names=list(names), progress=bar.update, **options)
     Path(outdir).mkdir(parents=True, exist_ok=True)
-    (Path(outdir) / "compare.tsv").write_text(table(c))
-    html_path = page(c, Path(outdir) / "compare.html", (Path(model_a).name, Path(model_b).name))
+    out = Path(outdir)
+    (out / "compare.tsv").write_text(table(c))
+    html_path = page(c, out / "compare.html", (Path(model_a).name, Path(model_b).name))
+    for res, stem in zip(c.results, ("a", "b")):
+        res.save(out / f"{stem}.h5")
     click.echo(f"compared {len(names)} input(s): B keeps a median {np.median(c.kept[0]):.0%} of A's samples in x0's "
-               f"class, A {np.median(c.kept[1]):.0%} of B's; wrote {Path(outdir) / 'compare.tsv'} and {html_path}",
+               f"class, A {np.median(c.kept[1]):.0%} of B's; wrote {out / 'compare.tsv'}, {html_path} and each "
+               f"model's samples ({out / 'a.h5'}, {out / 'b.h5'}: results files for report, variants, logos)",
                err=True)

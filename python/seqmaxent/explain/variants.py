@@ -17,7 +17,7 @@ import csv
 import gzip
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +32,7 @@ COLUMNS = ["input", "variant", "position", "ref", "alt", "d", "tail_probability"
            "tail_ess", "output_change", "importance_bits", "status"]
 Z = 1.959964  # 95% two-sided
 TIE = 1e-5  # relative: a sample as far as the variant (the variant itself) counts, whatever float32 rounding
+CHUNK = 4096  # variants evaluated together
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,10 @@ class Variant:
     ref: str
     alt: str
     id: str = "."
+    origin: str = field(default="", compare=False)  # "FILE: line N" when read from a file
+
+    def __str__(self) -> str:
+        return f"{self.origin + ': ' if self.origin else ''}variant {self.id}"
 
 
 def _open_text(path: Path):
@@ -79,7 +84,7 @@ def read_variants(path: str | Path, names: Sequence[str]) -> list[Variant]:
                     raise SequenceError(f"{where}: {chrom}:{pos} is in no input (inputs named chrom:start-end, BED "
                                         f"coordinates, are matched)")
                 start, name = inside[0]
-                out += [Variant(name, int(pos) - start, ref.upper(), alt.upper(), vid) for alt in alts.split(",")]
+                out += [Variant(name, int(pos) - start, ref.upper(), alt.upper(), vid, where) for alt in alts.split(",")]
                 continue
             if cols[0] == "input":
                 continue
@@ -87,8 +92,25 @@ def read_variants(path: str | Path, names: Sequence[str]) -> list[Variant]:
                 raise SequenceError(f"{where}: expected input, 1-based position, ref, alt[, id] separated by tabs")
             if cols[0] not in known:
                 raise SequenceError(f"{where}: no input named {cols[0]!r} in the results")
-            out.append(Variant(cols[0], int(cols[1]), cols[2].upper(), cols[3].upper(), cols[4] if len(cols) > 4 else "."))
+            out.append(Variant(cols[0], int(cols[1]), cols[2].upper(), cols[3].upper(), cols[4] if len(cols) > 4 else ".",
+                               where))
     return out
+
+
+def place(v: Variant, seq: str) -> slice | None:
+    """Where `v` sits in its input `seq` (bases as text), or None for a variant that is not a
+    substitution of equal length; a position outside the input, or a REF that is not the input's,
+    is an error naming the variant."""
+    if len(v.ref) != len(v.alt) or not v.ref or set(v.ref + v.alt) - set("ACGT"):
+        return None
+    first = v.position - 1
+    if not 0 <= first <= len(seq) - len(v.ref):
+        raise SequenceError(f"{v}: position {v.position} (+{len(v.ref)} bases) is outside "
+                            f"{v.input} (1-{len(seq)})")
+    span = slice(first, first + len(v.ref))
+    if seq[span].upper() != v.ref:
+        raise SequenceError(f"{v}: {v.input} has {seq[span].upper()} at {v.position}, not the REF {v.ref}")
+    return span
 
 
 def wilson(p: float, n: float) -> tuple[float, float]:
@@ -123,42 +145,41 @@ def score_variants(result, variants: Iterable[Variant], model: Model | None = No
     units, positions = params.get("units"), params.get("positions")
     scale = model.scale(units, positions)
     index = {name: i for i, name in enumerate(names)}
-    rows, alts, where = [], [], []
+    rows, where, texts = [], [], {}
     for v in variants:
         row = dict.fromkeys(COLUMNS, "")
         row.update(input=v.input, variant=v.id, position=v.position, ref=v.ref, alt=v.alt)
         rows.append(row)
         if v.input not in index:
-            raise SequenceError(f"variant {v.id} at {v.input}:{v.position}: no input named {v.input!r} in the results")
-        i, L = index[v.input], x0.shape[1]
-        if len(v.ref) != len(v.alt) or not v.ref or set(v.ref + v.alt) - set(model.alphabet):
-            row["status"] = "not supported: only substitutions of equal length (SNV, MNV) of bases " + model.alphabet
+            raise SequenceError(f"{v} at {v.input}:{v.position}: no input named {v.input!r} in the results")
+        i = index[v.input]
+        if i not in texts:
+            texts[i] = "".join("N" if c == UNKNOWN else model.alphabet[c] for c in x0[i])
+        span = place(v, texts[i])
+        if span is None:
+            row["status"] = "not supported: only substitutions of equal length (SNV, MNV) of bases ACGT"
             continue
-        first = v.position - 1
-        if not 0 <= first <= L - len(v.ref):
-            raise SequenceError(f"variant {v.id}: position {v.position} (+{len(v.ref)} bases) is outside "
-                                f"{v.input} (1-{L})")
-        span = slice(first, first + len(v.ref))
-        seen = "".join("N" if c == UNKNOWN else model.alphabet[c] for c in x0[i, span])
-        if seen != v.ref:
-            raise SequenceError(f"variant {v.id}: {v.input} has {seen} at {v.position}, not the REF {v.ref}")
-        alt = x0[i].copy()
-        alt[span] = [model.alphabet.index(b) for b in v.alt]
-        alts.append(alt)
-        where.append((len(rows) - 1, i, span))
-    if not alts:
+        where.append((len(rows) - 1, i, span, [model.alphabet.index(b) for b in v.alt]))
+    if not where:
         return rows
-    inputs = np.array([i for _, i, _ in where])
-    codes = np.concatenate([np.stack(alts), x0[inputs]])
-    phi = model.phi(codes, positions)
-    d = np.linalg.norm(scale * (phi[: len(alts)] - phi[len(alts):]), axis=1)
-    found = verdict(model, model.predict_at(codes, positions).reshape(len(codes), -1), units, positions).values
-    for k, (r, i, span) in enumerate(where):
+    d, change = np.empty(len(where)), np.empty(len(where))
+    for start in range(0, len(where), CHUNK):  # in chunks, so that memory stays flat however many variants
+        part = slice(start, start + CHUNK)
+        ref = x0[[i for _, i, _, _ in where[part]]]
+        alt = ref.copy()
+        for j, (_, _, span, bases) in enumerate(where[part]):
+            alt[j, span] = bases
+        codes = np.concatenate([alt, ref])
+        phi, k = model.phi(codes, positions), len(ref)
+        d[part] = np.linalg.norm(scale * (phi[:k] - phi[k:]), axis=1)
+        found = verdict(model, model.predict_at(codes, positions).reshape(len(codes), -1), units, positions).values
+        change[part] = found[:k] - found[k:]
+    for k, (r, i, span, _) in enumerate(where):
         tail = (distances[i] >= d[k] - TIE * (1 + d[k])).reshape(chains, -1).astype(float)
         p, n = float(tail.mean()), float(ess(tail))
         low, high = wilson(p, n)
         rows[r].update(d=float(d[k]), tail_probability=p, tail_low=low, tail_high=high, tail_ess=n,
-                       output_change=float(found[k] - found[len(alts) + k]),
+                       output_change=float(change[k]),
                        importance_bits=float(importance[i, span].sum()), status="ok")
     return rows
 
