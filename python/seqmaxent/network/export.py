@@ -49,6 +49,10 @@ def export_torch(module, length: int, path: str | Path, layout: str = "NCL", out
     if getattr(module, "n_control_tracks", 0) and hasattr(module, "fconv"):
         raise ValueError(f"this BPNet reads {module.n_control_tracks} control track(s) beside the sequence; export "
                          f"seqmaxent.network.export.without_controls(model) instead (the controls held at zero)")
+    if all(hasattr(getattr(module, part, None), "fconv") for part in ("model", "bias")):
+        raise ValueError("this ChromBPNet adds a Tn5 bias model's outputs to its accessibility model's, so no single "
+                         "linear map makes its outputs; export its accessibility model, `model.model` (the bias-free "
+                         "model ChromBPNet's own interpretation explains)")
     path = Path(path)
     module = module.eval()
     x = _random_onehot(length, layout)
