@@ -95,6 +95,33 @@ def _networks():
 NETWORKS = {name: rest for name, *rest in _networks()}
 
 
+@pytest.mark.parametrize("name", list(NETWORKS))
+def test_the_input_positions_phi_reads(tmp_path, name):
+    """Model.reads is the backward cone of the explained outputs: no change outside it moves Phi,
+    and changes at its edges do, around some of 8 random inputs (one input's inactive ReLUs or a
+    max that stays put can hide an edge; a strided dilated conv skips positions, so an edge may be
+    one it skips, within stride x dilation of one it reads)."""
+    build, layout, head, units, positions = NETWORKS[name]
+    proto = build()
+    onnx.save(proto, tmp_path / "net.onnx")
+    model = sm.Model(tmp_path / "net.onnx", layout=layout, head=None if head is None else proto.graph.output[head].name)
+    span = model.reads(positions)
+    if span is None:  # the core's graph stops before Phi
+        assert extract(model._phi_model(model.positions(positions)), layout, model.length).tail
+        return
+    L, moved = model.length, 0
+    for x0 in np.random.default_rng(0).integers(0, 4, (8, L)).astype(np.uint8):
+        mutants = np.repeat(x0[None], 3 * L, axis=0)
+        for k in range(3):
+            mutants[np.arange(L) * 3 + k, np.arange(L)] = (x0 + 1 + k) % 4
+        change = np.abs(model.phi(mutants, positions) - model.phi(x0[None], positions)).max(axis=1)
+        moved = np.maximum(moved, change.reshape(L, 3).max(axis=1))
+    first, last = span[0] - 1, span[1] - 1
+    assert moved[:first].max(initial=0) == 0 and moved[last + 1:].max(initial=0) == 0, name
+    reached = np.flatnonzero(moved > 0)
+    assert reached[0] - first < 4 and last - reached[-1] < 4, (name, span, reached[[0, -1]] + 1)
+
+
 @pytest.mark.parametrize("moves", ["metropolis", "heat-bath"])
 @pytest.mark.parametrize("name", list(NETWORKS))
 def test_windows_step_makes_the_whole_networks_moves(tmp_path, name, moves):

@@ -8,10 +8,13 @@ from __future__ import annotations
 import numpy as np
 import onnx
 import pytest
+from click.testing import CliRunner
 
 import graphs
 import seqmaxent as sm
 from conftest import model_path
+from seqmaxent.cli import cli
+from seqmaxent.explain.logos import framing
 
 L = 40
 
@@ -154,3 +157,22 @@ def test_positions_must_be_chosen_and_in_range(tmp_path):
         sm.Model(tmp_path / "bpnet.onnx", head="nope")
     info = str(model.info())
     assert "Conv over positions (width 7)" in info and "Gemm reading" in info
+
+
+def test_chosen_output_positions_say_which_input_positions_they_read(tmp_path):
+    """A per-position head's chosen outputs read a window of the input: inspect says which, with the
+    region that samples only it; results record it, and the logo's title and the report say it."""
+    onnx.save(graphs.profile_and_counts(L, crop=10), tmp_path / "bpnet.onnx")
+    model = sm.Model(tmp_path / "bpnet.onnx")
+    first, last = model.reads(range(10, 12))
+    assert 1 < first < last < L and model.reads(range(10, 13)) == (first, last + 1)  # one output further: one more
+    assert f"reads       input positions {first}-{last} (1-based) of {L}" in str(model.info(range(10, 12)))
+    seqs = ["".join(np.random.default_rng(0).choice(list("ACGT"), L))]
+    res = sm.sample(model, seqs, beta=5.0, units=0, positions=range(10, 12), chains=2, steps=100, period=10,
+                    max_rounds=1, names=["s"])
+    assert res.params["reads"] == f"{first}-{last}"
+    res.save(tmp_path / "run.h5")
+    report = CliRunner().invoke(cli, ["report", str(tmp_path / "run.h5"), "-o", str(tmp_path / "r.html"), "--no-match"])
+    assert report.exit_code == 0, report.output
+    assert f"output positions 10-11 read input positions {first}-{last}" in (tmp_path / "r.html").read_text()
+    assert framing(res.params, res.importance()[0])[1] == f"output positions 10-11 read input {first}-{last}"

@@ -19,7 +19,6 @@ def logos(result: str, outdir: str, max_inputs: int) -> None:
     importance (bits) and x0, positions numbered from 1 and motifs shaded (PNG, SVG)."""
     from ..explain import logos as logo_figures
     from ..explain import motifs as m
-    from ..io.region import recorded
     from ..io.sequences import constrained_mask
     from ..io.store import load
     from ..explain.summary import background
@@ -31,9 +30,8 @@ def logos(result: str, outdir: str, max_inputs: int) -> None:
     with h5, inputs_bar(len(shown), "logos") as bar:
         for i, (name, stem) in enumerate(zip(shown, file_stems(names[:max_inputs]))):
             found = m.extract(name, h5["marginals"][i], h5["importance"][i], params["alphabet"])
-            L = len(h5["x0"][i])
-            window = logo_figures.focus(h5["importance"][i], region=recorded(params, L))
-            span = "" if window is None else f"; positions {window[0] + 1}-{window[1]} of {L}"
+            window, where = logo_figures.framing(params, h5["importance"][i])
+            span = f"; {where}" if where else ""
             fig = logo_figures.figure(h5["marginals"][i], h5["importance"][i], h5["x0"][i], params["alphabet"], bg,
                                       title=f"{name}  (beta {params['beta']:g}; {params.get('verdict', 'prediction')} "
                                             f"{h5['prediction'][i]:.3g}{span})",

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..formatting import position_runs
+from ..io.region import drawn
 from ..io.sequences import decode
 from .summary import importance
 
@@ -34,6 +36,18 @@ def focus(bits: np.ndarray, threshold: float = 0.5, margin: int = 20,
     start = max(0, min(int(hot[0]) - margin, L - MAX_SHOWN // 2))
     end = min(L, max(int(hot[-1]) + margin + 1, start + MAX_SHOWN // 2))
     return start, end
+
+
+def framing(params: dict, bits: np.ndarray) -> tuple[tuple[int, int] | None, str]:
+    """The window of a results file's logo of one input (:func:`focus` within the sampled region
+    and the input positions Phi reads) and the text that says what it shows: the positions drawn,
+    and for chosen output positions the input positions they read."""
+    L = len(bits)
+    window = focus(bits, region=drawn(params, L))
+    parts = [] if window is None else [f"positions {window[0] + 1}-{window[1]} of {L}"]
+    if params.get("reads") and params.get("positions"):
+        parts.append(f"output positions {position_runs(params['positions'])} read input {params['reads']}")
+    return window, "; ".join(parts)
 
 
 def _pyplot():

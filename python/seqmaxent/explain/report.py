@@ -19,7 +19,6 @@ from .. import __version__
 from . import logos, motifs
 from .diagnostics import advice, checked, describe_sampler, run_summary
 from ..formatting import position_runs, short
-from ..io.region import recorded
 from ..io.sequences import constrained_mask
 from ..io.store import load
 from .summary import background
@@ -138,6 +137,9 @@ def _write(runs, output: Path, max_inputs: int, match: bool, sort: str, progress
                 f"{np.nanmin(pred):.3g} to {np.nanmax(pred):.3g}). "
                 + (f"Only positions {html.escape(first['region'])} were sampled; the rest held each input's bases. "
                    if first.get("region") else "")
+                + (f"The explained output positions {position_runs(first['positions'])} read input positions "
+                   f"{html.escape(first['reads'])}; no other position can change them. "
+                   if first.get("reads") and first.get("positions") else "")
                 + f"{len(consensus)} consensus motif(s) in &ge; 2 inputs. ")
         if not_called:
             text += f"<span class='warn'>The network does not call {not_called} input(s) the explained class.</span> "
@@ -191,8 +193,8 @@ def _write(runs, output: Path, max_inputs: int, match: bool, sort: str, progress
         for params, h5, by_input, _, _ in per_run:
             marks = [(m.start, m.start + len(m.pwm), m.span) for m in by_input[i]]
             marks += [(r["position"] - 1, r["position"] - 1 + len(r["ref"]), f"{r['ref']}>{r['alt']}") for r in scored]
-            window = logos.focus(h5["importance"][i], region=recorded(params, len(h5["x0"][i])))
-            shown = "" if window is None else f", positions {window[0] + 1}-{window[1]} of {len(h5['x0'][i])}"
+            window, where = logos.framing(params, h5["importance"][i])
+            shown = f", {where}" if where else ""
             title = f"{name}, beta {params['beta']:g}: {label} {h5['prediction'][i]:.3g}{shown}"
             fig = logos.figure(h5["marginals"][i], h5["importance"][i], h5["x0"][i], alphabet, bg, title=title,
                                motifs=marks, window=window)

@@ -73,3 +73,19 @@ def recorded(params: dict, length: int) -> np.ndarray:
     """The region a results file or Result records, as a mask (every position when none)."""
     inside = mask(params.get("region"), length)
     return np.ones(length, bool) if inside is None else inside
+
+
+def reads_text(span: tuple[int, int] | None, length: int | None) -> str | None:
+    """The canonical text of the input positions Phi reads (``Model.reads``), as results record
+    it; None for the whole input, or where it is not known."""
+    if span is None or length is None or span == (1, length):
+        return None
+    return describe_ranges([span])
+
+
+def drawn(params: dict, length: int) -> np.ndarray:
+    """The positions a logo focuses on: the sampled region, within the input positions Phi reads
+    (no other position can matter to the explained outputs)."""
+    inside = recorded(params, length)
+    reads = mask(params.get("reads"), length)
+    return inside if reads is None else inside & reads

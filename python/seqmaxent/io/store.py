@@ -31,8 +31,8 @@ from ..interrupts import deferred
 
 FORMAT, VERSION = "seqmaxent-results", 1
 # Run parameters that may differ between a run and its resumption (which may read an input file
-# fixed after an error) ...
-NOT_COMPARED = {"threads", "batch_size", "input_sha256"}
+# fixed after an error; "reads" follows from the model and positions, which are compared) ...
+NOT_COMPARED = {"threads", "batch_size", "input_sha256", "reads"}
 # ... and between the shards of one run, which must have read the same input file
 SHARD_NOT_COMPARED = {"threads", "batch_size", "shard"}
 TOP_PAIRS = 20  # position pairs with the highest mutual information kept per input

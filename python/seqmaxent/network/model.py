@@ -52,6 +52,7 @@ class ModelInfo:
     gpu: str  # what a step of the resident path (provider="cuda") computes
     nodes: list[dict]  # how the core evaluates each node
     kernels: str  # the instruction-set level of the core's kernels
+    reads: tuple[int, int] | None = None  # input positions (1-based, first and last) that Phi depends on
 
     def __str__(self) -> str:
         length = self.length if self.length is not None else "any (fully convolutional)"
@@ -69,6 +70,9 @@ class ModelInfo:
             "outputs     " + "\n            ".join(f"{k}: {v}" for k, v in self.outputs.items()),
             f"explained   {self.head!r}: {explained}",
             f"Phi         {self.phi!r}, {phi}",
+            *([f"reads       input positions {self.reads[0]}-{self.reads[1]} (1-based) of {length}: the rest cannot "
+               f"change Phi, and --region {self.reads[0]}-{self.reads[1]} samples only these"]
+              if self.reads and self.length and self.reads != (1, self.length) else []),
             f"evaluation  {self.evaluation}",
             f"on a GPU    {self.gpu}",
             f"kernels     {self.kernels}",
@@ -198,7 +202,7 @@ class Model:
             else None,
             units=self.n_outputs, output_activation=None if self.head is None else self.head.activation,
             positions=self.n_positions if per_position else None, evaluation=evaluation, gpu=gpu, nodes=nodes,
-            kernels=runtime.kernels(),
+            kernels=runtime.kernels(), reads=self.reads(positions) if nodes else None,
         )
 
     def __repr__(self) -> str:
@@ -358,6 +362,17 @@ class Model:
         if (length, where) not in self._parts:
             self._parts[length, where] = extract(self._phi_model(where), self.layout, length)
         return self._parts[length, where]
+
+    def reads(self, positions: Positions = None, length: int | None = None) -> tuple[int, int] | None:
+        """The input positions (1-based, first and last) that Phi, and so the explained outputs at
+        `positions`, can depend on (inputs of `length` where the model takes any); None where the
+        core does not follow the network up to Phi."""
+        length = length or self.length or self._default_length()
+        parts = self._graph(length, self.positions(positions))
+        if parts is None or parts.tail:
+            return None
+        first, last = windows.reads(parts)
+        return first + 1, last + 1
 
     @staticmethod
     def _windowed(parts: Parts | None, length: int) -> Parts | None:

@@ -47,13 +47,12 @@ def _ceil_div(a: np.ndarray, b: int) -> np.ndarray:
     return -((-a) // b)
 
 
-def _needed(parts: Parts, length: int) -> list[tuple[int, int]]:
-    """Per node, the first and last of its rows that Phi depends on."""
+def _needed(parts: Parts) -> list[tuple[int, int]]:
+    """Per node, the first and last of its rows that Phi depends on (node 0: the input positions)."""
     nodes, out = parts.nodes, parts.output
     need: list[tuple[int, int] | None] = [None] * len(nodes)
     rows = out.offset + np.asarray(parts.phi_index) // nodes[out.node].channels
     need[out.node] = (int(rows.min()), int(rows.max()))
-    need[0] = (0, length - 1)
     for k in range(len(nodes) - 1, 0, -1):
         node = nodes[k]
         if need[k] is None:
@@ -67,15 +66,21 @@ def _needed(parts: Parts, length: int) -> list[tuple[int, int]]:
             else:
                 lo, hi = a * node.stride - node.pad_left, b * node.stride - node.pad_left + node.dilation * (node.width - 1)
             lo, hi = max(lo, 0) + e.offset, min(hi, e.length - 1) + e.offset
-            if lo <= hi and e.node:
+            if lo <= hi:
                 old = need[e.node]
                 need[e.node] = (lo, hi) if old is None else (min(old[0], lo), max(old[1], hi))
     return [n if n is not None else (0, 0) for n in need]
 
 
+def reads(parts: Parts) -> tuple[int, int]:
+    """The first and last input position (0-based) that Phi can depend on: the backward cone of the
+    explained outputs through every layer (a strided dilated conv may skip some positions inside)."""
+    return _needed(parts)[0]
+
+
 def plan(parts: Parts, length: int) -> list[Rows]:
     """The rows a step computes of each node (node 0, the input, changes one row)."""
-    nodes, need = parts.nodes, _needed(parts, length)
+    nodes, need = parts.nodes, _needed(parts)
     p = np.arange(length, dtype=np.int64)
     lo, hi = [p], [p]
     rows = [Rows(0, length, 1, p)]

@@ -13,7 +13,7 @@ from .. import __version__
 from ..errors import SequenceError
 from ..explain.verdict import label
 from ..io.inputs import batches, content_sha256, count_records, read_inputs
-from ..io.region import canonical
+from ..io.region import canonical, reads_text
 from ..io.store import ResultsFile
 from ..network.model import Model
 from .cluster import map_ordered
@@ -105,6 +105,7 @@ def sample_file(
     common.update(mu=float(settings["mu"]), units=model.units(settings["units"]), head=model.head_name,
                   verdict=label(model, settings["units"], settings["positions"]), class_names=model.class_names,
                   positions=None if where is None else [p + 1 for p in where], region=canonical(settings["region"]),
+                  reads=reads_text(model.reads(settings["positions"]), model.length),
                   burn_in=checked.burn_in, period=checked.period,
                   constrained=str(settings["constrained"]).upper(), input_count=input_count,
                   shard=list(shard) if shard is not None else None,

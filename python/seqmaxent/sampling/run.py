@@ -18,6 +18,7 @@ from ..explain.verdict import kept_fraction, verdict
 from ..interrupts import deferred
 from ..io.region import describe as describe_region
 from ..io.region import mask as region_mask
+from ..io.region import reads_text
 from ..io.sequences import constrained_mask, encode, from_onehot
 from ..network.model import Model
 from .ladder import TUNING_STREAM, adapt_segments, swap_attempts, tune
@@ -229,7 +230,8 @@ class Run:
         tempering = s.sampler == "tempering"
         common = dict(mu=float(s.mu), units=model.units(s.units), head=model.head_name,
                       positions=None if where is None else [p + 1 for p in where],
-                      region=describe_region(self.inside), constrained=str(s.constrained).upper(), sampler=s.sampler,
+                      region=describe_region(self.inside), reads=reads_text(model.reads(s.positions, L), L),
+                      constrained=str(s.constrained).upper(), sampler=s.sampler,
                       moves=s.moves, ladder=self.betas_run if tempering else None,
                       swap_every=s.swap_every if tempering else None, chains=s.chains, steps=s.steps,
                       period=s.period, burn_in=s.burn_in, max_rounds=s.max_rounds, seed=s.seed, threads=s.threads,
