@@ -32,7 +32,7 @@ COLUMNS = ["input", "variant", "position", "ref", "alt", "d", "tail_probability"
            "tail_ess", "output_change", "importance_bits", "status"]
 Z = 1.959964  # 95% two-sided
 TIE = 1e-5  # relative: a sample as far as the variant (the variant itself) counts, whatever float32 rounding
-CHUNK = 4096  # variants evaluated together
+CHUNK = 512  # variants evaluated together: ONNX Runtime holds a batch's activations
 
 
 @dataclass(frozen=True)
