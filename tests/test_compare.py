@@ -3,6 +3,7 @@ and Y) are told apart in bits and fractions, by Python and the command line."""
 
 from __future__ import annotations
 
+import h5py
 import numpy as np
 import onnx
 import pytest
@@ -50,7 +51,7 @@ def pair(tmp_path_factory):
 def test_compare_finds_the_motif_only_one_model_reads(pair):
     a, b, seqs = pair
     c = compare(a, b, seqs, beta=4.0, names=["s1", "s2"], chains=8, steps=2000, max_rounds=1, seed=0)
-    imp = c.importance()
+    imp = c.importance
     x, y = slice(X_AT, X_AT + 8), slice(Y_AT, Y_AT + 8)
     assert (imp[0][:, x].mean(axis=1) > 1.0).all() and (imp[1][:, x].mean(axis=1) > 1.0).all()  # both read X
     assert (imp[0][:, y].mean(axis=1) < 0.3).all() and (imp[1][:, y].mean(axis=1) > 1.0).all()  # only B reads Y
@@ -61,19 +62,31 @@ def test_compare_finds_the_motif_only_one_model_reads(pair):
 
 
 def test_compare_on_the_command_line(pair, tmp_path):
+    """The file route streams each model's samples into results files, then writes the comparison
+    (HDF5, TSV, page) with the numbers of the in-memory route; --resume samples nothing again."""
     a, b, seqs = pair
     fa = tmp_path / "in.fa"
     fa.write_text("".join(f">s{i + 1}\n{s}\n" for i, s in enumerate(seqs)))
-    result = CliRunner().invoke(cli, ["compare", a, b, str(fa), "-o", str(tmp_path / "out"), "--beta", "4",
-                                      "--steps", "1000", "--max-rounds", "1"])
+    args = ["compare", a, b, str(fa), "-o", str(tmp_path / "cmp.h5"), "--beta", "4", "--steps", "1000",
+            "--max-rounds", "1", "--batch-size", "1"]
+    result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
-    rows = [line.split("\t") for line in (tmp_path / "out" / "compare.tsv").read_text().splitlines()]
+    rows = [line.split("\t") for line in (tmp_path / "cmp.tsv").read_text().splitlines()]
     assert rows[0][0] == "input" and [r[0] for r in rows[1:]] == ["s1", "s2"]
     top = [int(p.split(":")[0]) for p in rows[1][-1].split(",")]
     assert all(Y_AT < p <= Y_AT + 8 for p in top)  # the positions that differ most are Y's (1-based)
-    assert "B keeps a median" in result.stderr and (tmp_path / "out" / "compare.html").stat().st_size > 10_000
-    params, names, h5 = load(tmp_path / "out" / "b.h5")  # each model's samples, as a results file
+    assert "B keeps a median" in result.stderr and (tmp_path / "cmp.html").stat().st_size > 10_000
+    memory = compare(a, b, seqs, beta=4.0, names=["s1", "s2"], chains=8, steps=1000, max_rounds=1, seed=0)
+    with h5py.File(tmp_path / "cmp.h5") as h5:
+        assert [n.decode() for n in h5["names"][:]] == ["s1", "s2"]
+        np.testing.assert_allclose(h5["kept"][:], memory.kept.T)
+        np.testing.assert_allclose(h5["importance"][:], memory.importance.transpose(1, 0, 2), atol=1e-6)
+    params, names, h5 = load(tmp_path / "cmp.b.h5")  # each model's samples, as a results file
     with h5:
         assert names == ["s1", "s2"] and params["model"] == str(b) and h5["samples"].shape[0] == 2
-    bad = CliRunner().invoke(cli, ["compare", a, "ctcf", str(fa), "-o", str(tmp_path / "x"), "--beta", "4"])
+    assert CliRunner().invoke(cli, args).exit_code != 0  # the samples exist: --resume or --force
+    stamps = [(tmp_path / f"cmp.{k}.h5").stat().st_mtime_ns for k in "ab"]
+    again = CliRunner().invoke(cli, args + ["--resume"])
+    assert again.exit_code == 0 and [(tmp_path / f"cmp.{k}.h5").stat().st_mtime_ns for k in "ab"] == stamps
+    bad = CliRunner().invoke(cli, ["compare", a, "ctcf", str(fa), "-o", str(tmp_path / "x.h5"), "--beta", "4"])
     assert bad.exit_code != 0 and "must read the same inputs" in str(bad.exception)

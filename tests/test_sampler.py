@@ -146,6 +146,34 @@ def test_bad_regions_are_named(model, region, message):
         sm.sample(model, [SEQS[0]], beta=1.0, chains=2, steps=100, period=50, region=region)
 
 
+def test_default_steps_follow_the_positions_proposed():
+    """4,400 steps per 101 positions proposed, at least 4,400: a region's count, not the input's."""
+    from seqmaxent.sampling.settings import Settings, default_steps
+
+    assert default_steps(24) == default_steps(101) == 4400 and default_steps(300) == 13_200
+    assert Settings(beta=1.0).sized(10_001).steps == 436_000
+    s = Settings(beta=1.0, region="4901-5100").sized(10_001)
+    assert (s.steps, s.burn_in, s.steps // s.period) == (8800, 2200, 200)
+    assert Settings(beta=1.0, steps=1000, region="4901-5100").sized(10_001).steps == 1000  # given: kept
+
+
+def test_a_long_input_runs_and_records_its_region_sized_steps(tmp_path):
+    """sample() and sample_file() (a model of any length: the file's first sequence sizes the run)
+    run and record the steps of the region's 300 positions, whatever the input's length."""
+    import h5py
+    import json
+
+    model, seq = sm.Model(model_path("any_length")), "ACGTTGCA" * 75  # 600 bp
+    options = dict(beta=1.0, sampler="metropolis", chains=1, max_rounds=1, region="101-400")
+    res = sm.sample(model, [seq], **options)
+    assert res.params["steps"] == 13_200 and res.evaluations[0] == 13_200 + 3300
+    (tmp_path / "in.fa").write_text(f">a\n{seq}\n")
+    sm.sample_file(model, tmp_path / "in.fa", tmp_path / "o.h5", **options)
+    with h5py.File(tmp_path / "o.h5") as h5:
+        params = json.loads(h5.attrs["params"])
+        assert (params["steps"], params["burn_in"]) == (13_200, 3300) and (h5["samples"][:] == res.samples).all()
+
+
 def test_a_region_of_only_n_is_refused(model):
     with pytest.raises(ValueError, match="all N in the region"):
         sm.sample(model, ["ACNNACGTTTGACCAGTACGGATC"], beta=1.0, chains=2, steps=100, period=50, region="3-4",

@@ -114,6 +114,31 @@ def test_bad_variants_are_named(ctcf_run, tmp_path):
         read_variants(vcf, ["chr1:100-201"])
 
 
+def test_rows_stream_and_a_failed_file_leaves_nothing(ctcf_run, tmp_path):
+    """Rows come out a chunk at a time (the variants after it not yet read), equal to scoring them
+    all at once; a bad variant far down the file leaves no partial TSV behind."""
+    from seqmaxent.cli.variants import write_scores
+    from seqmaxent.explain.variants import CHUNK, iter_scores
+
+    res, h5 = ctcf_run
+    x0 = [sm.decode(res.x0[i:i + 1])[0] for i in range(res.n_inputs)]
+    good = [Variant(res.names[k % 4], 1 + k % 101, x0[k % 4][k % 101], "ACGT"[("ACGT".index(x0[k % 4][k % 101]) + 1) % 4],
+                    f"v{k}") for k in range(CHUNK + 3)]
+
+    def variants(stop_after: int):
+        yield from good[:stop_after]
+        raise RuntimeError("read too far")
+
+    rows = iter_scores(h5, variants(CHUNK + 1))
+    first = [next(rows) for _ in range(CHUNK)]  # scored before the variant after the chunk is read
+    assert [r["variant"] for r in first] == [v.id for v in good[:CHUNK]]
+    assert [r["d"] for r in first[:20]] == [r["d"] for r in score_variants(res, good[:20])]
+    wrong = good + [Variant(res.names[0], 3, "A" if x0[0][2] != "A" else "C", "G", "late")]
+    with pytest.raises(SequenceError, match="late"):
+        write_scores(h5, wrong, tmp_path / "out.tsv")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_sample_and_score_in_one_command(tmp_path):
     """`seqmaxent sample --variants` checks the variants against the inputs before sampling (a
     wrong REF is named by file and line, and nothing is written), then scores them against the

@@ -35,7 +35,7 @@ def demo(outdir: str, threads: int | None) -> None:
     examples = bundled.ctcf_examples_path()
     click.echo(f"sampling {examples.name} through the bundled CTCF network...", err=True)
     options, inputs = dict(beta=50.0, mu=gc_mu(0.42), seed=0, threads=threads), count_records(examples)
-    with steps_bar(inputs * steps_at_cap([options["beta"]], options)) as bar:
+    with steps_bar(inputs * steps_at_cap([options["beta"]], options, model.length)) as bar:
         sample_file(model, examples, result, progress=bar.update, **options)
     with inputs_bar(inputs, "report") as bar:
         html_path = build([result], out / "report.html", progress=bar.update)

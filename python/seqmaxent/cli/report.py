@@ -22,10 +22,9 @@ def report(results: tuple[str, ...], output: str, max_inputs: int, no_match: boo
     """One self-contained HTML report of RESULTS (several files: a beta sweep, shown side by side):
     the answer first (verdicts, consensus motifs beside their JASPAR matches), then each input."""
     from ..explain.report import build
-    from ..io.store import load
+    from ..io.store import header
 
-    params, names, h5 = load(results[0])
-    h5.close()
+    _, names = header(results[0])
     scored = None
     if variants:
         from ..explain.variants import read_variants, score_variants

@@ -40,7 +40,8 @@ from .variants import read_checked, write_scores
               help="Site updates: one random base change, or a site redrawn from its exact conditional.")
 @click.option("--rungs", default=8, show_default=True, help="Betas per ladder (tempering), from beta/10 to beta.")
 @click.option("--chains", default=8, show_default=True, help="Chains (ladders) per input.")
-@click.option("--steps", default=4400, show_default=True, help="Steps per chain in the first round, after burn-in.")
+@click.option("--steps", type=int, help="Steps per chain in the first round, after burn-in.  [default: 4,400 per "
+                                    "101 positions proposed (the region's), at least 4,400]")
 @click.option("--max-rounds", default=4, show_default=True,
               help="Rounds at most: an input whose diagnostics fail goes on, each round as long as all before it.")
 @click.option("--period", type=int, help="Keep a sample every PERIOD steps.  [default: about 200 per chain]")
@@ -69,9 +70,9 @@ def sample(model: str, input: str, output: str, force, input_alphabet, genome, b
     """Sample the MaxEnt distribution around each sequence of INPUT (FASTA, one-hot .npy, BED with
     --genome, or - for FASTA on standard input) through MODEL (an ONNX file, or a bundled model:
     ctcf) into OUTPUT."""
-    from ..io.inputs import count_records
+    from ..io.inputs import count_records, first_length
     from ..sampling.pipeline import output_paths, sample_file, shard_path
-    from ..sampling.settings import gc_mu, resolve_lengths, steps_at_cap
+    from ..sampling.settings import Settings, gc_mu
     from ..io.store import exists
 
     if mu is not None and gc_fraction is not None:
@@ -110,9 +111,11 @@ def sample(model: str, input: str, output: str, force, input_alphabet, genome, b
                                      **pilot_size(chains, steps), **options)
         click.echo(str(calibration), err=True)
         betas = [calibration.beta]
-    burn_in, period = resolve_lengths(steps, burn_in, period)
-    total = inputs * steps_at_cap(betas, dict(options, chains=chains, steps=steps, burn_in=burn_in, period=period,
-                                              max_rounds=max_rounds))
+    length = m.length or first_length(input, input_alphabet or m.alphabet, genome, on_n)
+    sized = Settings.of(dict(options, beta=betas, chains=chains, steps=steps, burn_in=burn_in, period=period,
+                             max_rounds=max_rounds)).sized(length)
+    steps, burn_in, period = sized.steps, sized.burn_in, sized.period
+    total = inputs * sized.steps_at_cap()
     if scheduler is not None and workers is not None:
         raise click.UsageError("give --scheduler or --workers, not both")
     client = None
@@ -154,10 +157,6 @@ def sample(model: str, input: str, output: str, force, input_alphabet, genome, b
 
 def stored_inputs(path: Path) -> int:
     """Inputs in a results file (0 if there is none yet)."""
-    from ..io.store import load
+    from ..io.store import header
 
-    if not path.exists():
-        return 0
-    _, names, h5 = load(path)
-    h5.close()
-    return len(names)
+    return len(header(path)[1]) if path.exists() else 0

@@ -18,34 +18,40 @@ def variants(results: str, variants: str, output: str | None) -> None:
     effective draws), the change of the explained output, and the importance (bits) of its
     positions. One TSV row per variant; indels of unequal length are rows saying so."""
     from ..explain.variants import read_variants
-    from ..io.store import load
+    from ..io.store import header
 
-    _, names, h5 = load(results)
-    h5.close()
+    _, names = header(results)
     write_scores(results, read_variants(variants, names), output)
 
 
 def write_scores(results: str | Path, variants: list, output: str | Path | None) -> None:
     """Score `variants` against the samples in `results` into the TSV `output` (or standard
-    output), saying what the columns mean."""
-    import io
+    output), row by row; a file appears whole, when every row is written. Says what the columns mean."""
+    import os
+    import sys
+    import tempfile
 
-    from ..explain.variants import score_variants, write_tsv
-    from ..io.store import load
+    from ..explain.variants import iter_scores, write_tsv
+    from ..io.store import header
 
-    params, _, h5 = load(results)
-    h5.close()
-    rows = score_variants(results, variants)
-    text = io.StringIO()
-    write_tsv(rows, text)
-    click.echo(f"{results}: {len(rows)} variant(s) on {len({r['input'] for r in rows})} input(s); change = "
+    params, _ = header(results)
+    rows = iter_scores(results, variants)
+    if output:
+        output = Path(output)
+        fd, partial = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=".partial")
+        try:
+            with os.fdopen(fd, "w") as out:
+                n = write_tsv(rows, out)
+            os.replace(partial, output)
+        finally:
+            Path(partial).unlink(missing_ok=True)
+    else:
+        n = write_tsv(rows, sys.stdout)
+    click.echo(f"{results}: {n} variant(s) on {len({v.input for v in variants})} input(s); change = "
                f"{params.get('verdict', 'the output')} of alt minus ref; tail = P(d of a sample >= d of the variant)",
                err=True)
     if output:
-        Path(output).write_text(text.getvalue())
-        click.echo(f"wrote {len(rows)} row(s) to {output}", err=True)
-    else:
-        click.echo(text.getvalue(), nl=False)
+        click.echo(f"wrote {n} row(s) to {output}", err=True)
 
 
 def read_checked(variants: str, input: str, alphabet: str, genome: str | None, on_n: str) -> list:

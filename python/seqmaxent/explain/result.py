@@ -59,8 +59,13 @@ class Result:
 
     def background(self) -> np.ndarray:
         """Base frequencies (4,) the samples drift to where the network lets them (beta = 0)."""
-        constrained = str(self.params.get("constrained", "GC"))
-        return summary.background(self.params.get("mu", 0.0), [b in constrained for b in self.alphabet])
+        return Result.background_of(self.params)
+
+    @staticmethod
+    def background_of(params: dict) -> np.ndarray:
+        """The beta = 0 base frequencies (4,) of a run's parameters (mu, constrained, alphabet)."""
+        constrained = str(params.get("constrained", "GC"))
+        return summary.background(params.get("mu", 0.0), [b in constrained for b in params["alphabet"]])
 
     @property
     def region(self) -> np.ndarray:

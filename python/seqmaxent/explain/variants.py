@@ -16,7 +16,7 @@ from __future__ import annotations
 import csv
 import gzip
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -120,16 +120,92 @@ def wilson(p: float, n: float) -> tuple[float, float]:
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
-def _run(result) -> tuple[dict, list[str], np.ndarray, np.ndarray, np.ndarray, int]:
-    """params, names, x0 (n, L), distances (n, samples), importance (n, L), chains of a Result or a results file."""
-    if isinstance(result, (str, Path)):
-        from ..io.store import load
+class _Runs:
+    """x0, distances and importance of a Result's or a results file's inputs, read a few inputs at
+    a time (a file stays open until :meth:`close`)."""
 
-        params, names, h5 = load(result)
-        with h5:
-            return (params, names, h5["x0"][:], h5["distances"][:], h5["importance"][:], h5["acceptance"].shape[1])
-    names = result.names or [f"input_{i + 1}" for i in range(result.n_inputs)]
-    return result.params, names, result.x0, result.distances, result.importance(), result.acceptance.shape[1]
+    def __init__(self, result):
+        if isinstance(result, (str, Path)):
+            from ..io.store import load
+
+            self.params, self.names, self._h5 = load(result)
+            self._arrays = self._h5
+        else:
+            self.params, self._h5 = result.params, None
+            self.names = result.names or [f"input_{i + 1}" for i in range(result.n_inputs)]
+            self._arrays = dict(x0=result.x0, distances=result.distances, importance=result.importance())
+        self.chains = (self._h5["acceptance"] if self._h5 is not None else result.acceptance).shape[1]
+
+    def take(self, inputs: Iterable[int]) -> dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """{input: (x0, distances, importance)} of the `inputs` (indices)."""
+        unique = sorted(set(inputs))
+        x0, d, imp = (self._arrays[k][unique] for k in ("x0", "distances", "importance"))
+        return {i: (x0[j], d[j], imp[j]) for j, i in enumerate(unique)}
+
+    def close(self) -> None:
+        if self._h5 is not None:
+            self._h5.close()
+
+
+def iter_scores(result, variants: Iterable[Variant], model: Model | None = None) -> Iterator[dict]:
+    """The rows of :func:`score_variants`, in the variants' order, scored :data:`CHUNK` at a time
+    (only those variants' inputs read), so memory stays flat however many there are."""
+    runs = _Runs(result)
+    try:
+        params = runs.params
+        if model is None:
+            model = Model(params["model"], layout=params.get("layout"), alphabet=params["alphabet"],
+                          phi=params.get("phi"), head=params.get("head"), class_names=params.get("class_names"))
+        index = {name: i for i, name in enumerate(runs.names)}
+        chunk: list[Variant] = []
+        for v in variants:
+            if v.input not in index:
+                raise SequenceError(f"{v} at {v.input}:{v.position}: no input named {v.input!r} in the results")
+            chunk.append(v)
+            if len(chunk) == CHUNK:
+                yield from _score(chunk, runs, index, model)
+                chunk = []
+        if chunk:
+            yield from _score(chunk, runs, index, model)
+    finally:
+        runs.close()
+
+
+def _score(chunk: list[Variant], runs: _Runs, index: dict[str, int], model: Model) -> list[dict]:
+    """The rows of a chunk of variants, their alt and ref evaluated as one batch."""
+    units, positions = runs.params.get("units"), runs.params.get("positions")
+    data = runs.take(index[v.input] for v in chunk)
+    texts = {i: "".join("N" if c == UNKNOWN else model.alphabet[c] for c in x0) for i, (x0, _, _) in data.items()}
+    rows, where = [], []
+    for v in chunk:
+        row = dict.fromkeys(COLUMNS, "")
+        row.update(input=v.input, variant=v.id, position=v.position, ref=v.ref, alt=v.alt)
+        rows.append(row)
+        i = index[v.input]
+        span = place(v, texts[i])
+        if span is None:
+            row["status"] = "not supported: only substitutions of equal length (SNV, MNV) of bases ACGT"
+            continue
+        where.append((row, i, span, [model.alphabet.index(b) for b in v.alt]))
+    if not where:
+        return rows
+    ref = np.stack([data[i][0] for _, i, _, _ in where])
+    alt = ref.copy()
+    for j, (_, _, span, bases) in enumerate(where):
+        alt[j, span] = bases
+    codes, k = np.concatenate([alt, ref]), len(ref)
+    phi = model.phi(codes, positions)
+    d = np.linalg.norm(model.scale(units, positions) * (phi[:k] - phi[k:]), axis=1)
+    found = verdict(model, model.predict_at(codes, positions).reshape(len(codes), -1), units, positions).values
+    for j, (row, i, span, _) in enumerate(where):
+        _, distances, importance = data[i]
+        tail = (distances >= d[j] - TIE * (1 + d[j])).reshape(runs.chains, -1).astype(float)
+        p, n = float(tail.mean()), float(ess(tail))
+        low, high = wilson(p, n)
+        row.update(d=float(d[j]), tail_probability=p, tail_low=low, tail_high=high, tail_ess=n,
+                   output_change=float(found[j] - found[k + j]), importance_bits=float(importance[span].sum()),
+                   status="ok")
+    return rows
 
 
 def score_variants(result, variants: Iterable[Variant], model: Model | None = None) -> list[dict]:
@@ -137,56 +213,17 @@ def score_variants(result, variants: Iterable[Variant], model: Model | None = No
     :class:`Result` or a results file): d of the variant, its tail probability with a 95%
     interval and the effective draws behind it, the change of the explained output (alt minus
     ref, in the verdict's units), and the importance of its positions (bits, summed). An indel
-    of unequal length is a row saying it is not supported. `model` defaults to the run's."""
-    params, names, x0, distances, importance, chains = _run(result)
-    if model is None:
-        model = Model(params["model"], layout=params.get("layout"), alphabet=params["alphabet"], phi=params.get("phi"),
-                      head=params.get("head"), class_names=params.get("class_names"))
-    units, positions = params.get("units"), params.get("positions")
-    scale = model.scale(units, positions)
-    index = {name: i for i, name in enumerate(names)}
-    rows, where, texts = [], [], {}
-    for v in variants:
-        row = dict.fromkeys(COLUMNS, "")
-        row.update(input=v.input, variant=v.id, position=v.position, ref=v.ref, alt=v.alt)
-        rows.append(row)
-        if v.input not in index:
-            raise SequenceError(f"{v} at {v.input}:{v.position}: no input named {v.input!r} in the results")
-        i = index[v.input]
-        if i not in texts:
-            texts[i] = "".join("N" if c == UNKNOWN else model.alphabet[c] for c in x0[i])
-        span = place(v, texts[i])
-        if span is None:
-            row["status"] = "not supported: only substitutions of equal length (SNV, MNV) of bases ACGT"
-            continue
-        where.append((len(rows) - 1, i, span, [model.alphabet.index(b) for b in v.alt]))
-    if not where:
-        return rows
-    d, change = np.empty(len(where)), np.empty(len(where))
-    for start in range(0, len(where), CHUNK):  # in chunks, so that memory stays flat however many variants
-        part = slice(start, start + CHUNK)
-        ref = x0[[i for _, i, _, _ in where[part]]]
-        alt = ref.copy()
-        for j, (_, _, span, bases) in enumerate(where[part]):
-            alt[j, span] = bases
-        codes = np.concatenate([alt, ref])
-        phi, k = model.phi(codes, positions), len(ref)
-        d[part] = np.linalg.norm(scale * (phi[:k] - phi[k:]), axis=1)
-        found = verdict(model, model.predict_at(codes, positions).reshape(len(codes), -1), units, positions).values
-        change[part] = found[:k] - found[k:]
-    for k, (r, i, span, _) in enumerate(where):
-        tail = (distances[i] >= d[k] - TIE * (1 + d[k])).reshape(chains, -1).astype(float)
-        p, n = float(tail.mean()), float(ess(tail))
-        low, high = wilson(p, n)
-        rows[r].update(d=float(d[k]), tail_probability=p, tail_low=low, tail_high=high, tail_ess=n,
-                       output_change=float(change[k]),
-                       importance_bits=float(importance[i, span].sum()), status="ok")
-    return rows
+    of unequal length is a row saying it is not supported. `model` defaults to the run's.
+    :func:`iter_scores` gives the same rows as they are scored."""
+    return list(iter_scores(result, variants, model))
 
 
-def write_tsv(rows: list[dict], out) -> None:
-    """The rows as tab-separated text with a header (numbers to 4 significant digits)."""
+def write_tsv(rows: Iterable[dict], out) -> int:
+    """The rows as tab-separated text with a header (numbers to 4 significant digits), each
+    written as it comes; returns their number."""
     writer = csv.writer(out, delimiter="\t", lineterminator="\n")
     writer.writerow(COLUMNS)
-    for row in rows:
+    n = 0
+    for n, row in enumerate(rows, 1):
         writer.writerow([f"{row[c]:.4g}" if isinstance(row[c], float) else row[c] for c in COLUMNS])
+    return n

@@ -187,6 +187,17 @@ def read_bed(path: str | Path, genome: str | Path) -> tuple[list[str], list[str]
     return [n for n, _ in records], [s for _, s in records]
 
 
+def first_length(path: str | Path, alphabet: str = "ACGT", genome: str | Path | None = None,
+                 on_n: str = "fail") -> int | None:
+    """The length of the first input sequence in `path` (None when it holds none)."""
+    records = read_inputs(path, alphabet, genome, on_n)
+    try:
+        first = next(iter(records), None)
+    finally:
+        getattr(records, "close", lambda: None)()
+    return None if first is None else len(first[1])
+
+
 def count_records(path: str | Path) -> int:
     """Number of records in an input file, by a quick pass over it."""
     path = Path(path)

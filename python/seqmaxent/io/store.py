@@ -203,7 +203,7 @@ def _temporary(path: Path) -> Path:
 
 
 @contextmanager
-def _replacing(path: Path) -> Iterator[Path]:
+def replacing(path: Path) -> Iterator[Path]:
     """A temporary path beside `path`, synced and renamed to `path` when the block succeeds, removed if not."""
     tmp = _temporary(path)
     try:
@@ -234,7 +234,7 @@ def writing(path: str | Path, params: dict, sizes: dict[str, int], space: int) -
     """Write a whole results file of at most about `space` bytes: it appears at `path` complete
     when the block ends, or not at all (a full disk: an error before HDF5 writes)."""
     path = Path(path)
-    with _replacing(path) as tmp:
+    with replacing(path) as tmp:
         with h5py.File(tmp, "w") as h5:
             _create(h5, params, sizes)
         try:
@@ -299,7 +299,7 @@ class _Journal:
         return sorted(self.folder.glob("batch-*.h5"))
 
     def commit(self, data: bytes) -> None:
-        with _replacing(self.folder / f"batch-{self.next:06d}.h5") as tmp:
+        with replacing(self.folder / f"batch-{self.next:06d}.h5") as tmp:
             tmp.write_bytes(data)
         self.next += 1
 
@@ -315,7 +315,7 @@ class _Journal:
         if batches:
             base = self.path if self.path.exists() else batches[0]  # a results file to append the others to
             try:
-                with _replacing(self.path) as tmp:
+                with replacing(self.path) as tmp:
                     shutil.copyfile(base, tmp)
                     _reserve(tmp, sum(p.stat().st_size for p in batches))
                     with h5py.File(tmp, "a") as out:
@@ -458,3 +458,10 @@ def load(path: str | Path) -> tuple[dict, list[str], h5py.File]:
     except BaseException:
         h5.close()
         raise
+
+
+def header(path: str | Path) -> tuple[dict, list[str]]:
+    """Parameters and input names of a results file (:func:`load`, the file closed again)."""
+    params, names, h5 = load(path)
+    h5.close()
+    return params, names

@@ -27,9 +27,10 @@ class Calibration:
         return f"beta = {self.beta:.3g} keeps x0's prediction in >= {self.target:.0%} of pilot samples (tried {tried})"
 
 
-def pilot_size(chains: int, steps: int) -> dict:
-    """A pilot's chains, steps and period for a run of `chains` x `steps`: at most 4 x 2,000."""
-    pilot_steps = max(100, min(steps, 2000) // 100 * 100)
+def pilot_size(chains: int, steps: int | None) -> dict:
+    """A pilot's chains, steps and period for a run of `chains` x `steps` (None: the default):
+    at most 4 x 2,000."""
+    pilot_steps = max(100, min(steps or 2000, 2000) // 100 * 100)
     return {"chains": min(chains, 4), "steps": pilot_steps, "period": pilot_steps // 100}
 
 

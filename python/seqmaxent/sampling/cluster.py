@@ -101,7 +101,7 @@ def map_ordered(client, model: Model, work: Iterable[tuple[int, list[str], list[
             names, future = pending.popleft()
             values = future.result()
             if progress is not None:
-                progress(len(names) * steps_at_cap(betas, options))
+                progress(len(names) * steps_at_cap(betas, options, len(values[0]["x0"][0])))
             yield names, values
     finally:
         for _, future in pending:

@@ -12,7 +12,7 @@ import numpy as np
 from .. import __version__
 from ..errors import SequenceError
 from ..explain.verdict import label
-from ..io.inputs import batches, content_sha256, count_records, read_inputs
+from ..io.inputs import batches, content_sha256, count_records, first_length, read_inputs
 from ..io.region import canonical, reads_text
 from ..io.store import ResultsFile
 from ..network.model import Model
@@ -85,7 +85,9 @@ def sample_file(
     Random streams follow each input's position in the file, so none of these change the samples.
     `progress(n)` is called with each increment of proposals done; `on_batch(names)` after each write.
     """
-    checked = Settings.of(options)
+    length = model.length or first_length(input_path, input_alphabet or model.alphabet, genome, on_n)
+    checked = Settings.of(options).sized(length)
+    options = {**options, "steps": checked.steps, "burn_in": checked.burn_in, "period": checked.period}
     settings = {k: options.get(k, getattr(Settings, k, None)) for k in RECORDED}
     paths = output_paths(output, settings["beta"])
     if shard is not None:
@@ -106,7 +108,6 @@ def sample_file(
                   verdict=label(model, settings["units"], settings["positions"]), class_names=model.class_names,
                   positions=None if where is None else [p + 1 for p in where], region=canonical(settings["region"]),
                   reads=reads_text(model.reads(settings["positions"]), model.length),
-                  burn_in=checked.burn_in, period=checked.period,
                   constrained=str(settings["constrained"]).upper(), input_count=input_count,
                   shard=list(shard) if shard is not None else None,
                   ladder=checked.at(beta=list(paths)).betas_run)

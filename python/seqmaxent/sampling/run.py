@@ -98,7 +98,7 @@ def run(model: Model, codes: np.ndarray, settings: Settings, names: Sequence[str
     """Sample every input of `codes` at `settings` (numeric betas): a Result for one beta, a list
     in the order given for several, every rung's with keep_ladder. `recorded`: more parameters
     for the Results (the inputs' on_n, how beta was chosen)."""
-    state = Run(model, codes, settings, names, first_input, source, progress)
+    state = Run(model, codes, settings.sized(codes.shape[1]), names, first_input, source, progress)
     state.tune_ladders()
     for r in range(settings.max_rounds):
         if not state.next_round(r):

@@ -31,7 +31,7 @@ def sample(
     swap_every: int = 1,
     keep_ladder: bool = False,
     chains: int = 8,
-    steps: int = 4400,
+    steps: int | None = None,
     period: int | None = None,
     burn_in: int | None = None,
     adapt: bool = True,
@@ -76,7 +76,10 @@ def sample(
     sampler: independent single-beta chains.
 
     Every chain starts at x0 and runs `burn_in` (default steps // 4) + `steps` steps, keeping its
-    state every `period` steps (default: about 200 samples per chain). Inputs whose samples fail
+    state every `period` steps (default: about 200 samples per chain). Default steps: 4,400 per 101
+    positions proposed (the region's, or the input's), at least 4,400
+    (:func:`seqmaxent.sampling.settings.default_steps`), so long inputs and regions get as many
+    proposals per position as the 101-bp inputs the defaults were measured on. Inputs whose samples fail
     the convergence check (:func:`seqmaxent.explain.diagnostics.check`: R-hat <= 1.05, ESS >= `min_ess`)
     go on in rounds, for at most `max_rounds` rounds (``max_rounds=1``: one fixed-length run). A
     round runs as many steps as all rounds before it (after burn-in) and keeps a sample every 2^r
@@ -105,6 +108,7 @@ def sample(
     inputs = ("model", "sequences", "names", "first_input", "on_n", "source", "progress")
     settings = Settings.of({k: v for k, v in locals().items() if k not in inputs})
     codes = to_codes(model, sequences, names, on_n, first_input, source)
+    settings = settings.sized(codes.shape[1])
     calibration = None
     if settings.beta == "auto":
         calibration = calibrate_beta(model, sequences, target=target, tolerance=tolerance, **pilot_size(chains, steps),

@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, fields, replace
 
 import numpy as np
 
-from ..io.region import Region
+from ..io.region import Region, mask
 from ..network.model import Positions, Units
 from .ladder import run_ladder
 
@@ -32,6 +32,19 @@ def gc_mu(fraction: float) -> float:
     return math.log(fraction / (1.0 - fraction))
 
 
+def default_steps(sites: int) -> int:
+    """A first round's steps for `sites` proposed positions: 4,400 per 101 positions (the 101-bp
+    CTCF inputs the defaults were measured on; bench/convergence.py), rounded up to a multiple of
+    400 and at least 4,400, so a chain proposes each position about as often whatever the length."""
+    return max(4400, 400 * math.ceil(11 * sites / 101))
+
+
+def proposed_sites(region: Region, length: int) -> int:
+    """The number of positions the chains propose: the region's, or the whole input's."""
+    inside = mask(region, length)
+    return length if inside is None else int(inside.sum())
+
+
 def resolve_lengths(steps, burn_in: int | None, period: int | None) -> tuple:
     """(burn_in, period) with the defaults filled in: steps // 4, and the period giving the even
     number of samples per chain nearest to 200 (at most steps)."""
@@ -48,6 +61,11 @@ def resolve_lengths(steps, burn_in: int | None, period: int | None) -> tuple:
 def replica_steps(chains: int, rungs: int, burn_in: int, steps: int, max_rounds: int) -> int:
     """Steps of all replicas of one input at the round cap."""
     return chains * rungs * (burn_in + steps * 2 ** (max_rounds - 1))
+
+
+def _check_integer(name: str, value, least: int) -> None:
+    if not isinstance(value, (int, np.integer)) or value < least:
+        raise ValueError(f"{name} must be an integer >= {least}, not {value!r}")
 
 
 def check_betas(beta) -> list[float]:
@@ -76,7 +94,7 @@ class Settings:
     swap_every: int = 1
     keep_ladder: bool = False
     chains: int = 8
-    steps: int = 4400
+    steps: int | None = None
     period: int | None = None
     burn_in: int | None = None
     adapt: bool = True
@@ -90,6 +108,7 @@ class Settings:
     refresh: int = 1000
     target: float = 0.95
     tolerance: float | None = None
+    length: int | None = None  # the inputs' length, which sizes the default steps
 
     def __post_init__(self) -> None:
         if isinstance(self.beta, str):
@@ -105,19 +124,8 @@ class Settings:
             raise ValueError(f"sampler must be one of {', '.join(SAMPLERS)}; not {self.sampler!r}")
         if self.moves not in MOVES:
             raise ValueError(f"moves must be one of {', '.join(MOVES)}; not {self.moves!r}")
-        burn_in, period = resolve_lengths(self.steps, self.burn_in, self.period)
-        object.__setattr__(self, "burn_in", burn_in)
-        object.__setattr__(self, "period", period)
-        for name, least in (("chains", 1), ("steps", 1), ("period", 1), ("burn_in", 0), ("refresh", 0),
-                            ("rungs", 1), ("swap_every", 1), ("max_rounds", 1)):
-            value = getattr(self, name)
-            if not isinstance(value, (int, np.integer)) or value < least:
-                raise ValueError(f"{name} must be an integer >= {least}, not {value!r}")
-        if self.steps % self.period:
-            raise ValueError(f"period ({self.period}) must divide steps ({self.steps})")
-        if self.max_rounds > 1 and (self.steps // self.period) % 2:
-            raise ValueError(f"with max_rounds > 1, steps / period must be even (rounds thin the samples by 2), "
-                             f"not {self.steps} / {self.period}")
+        for name, least in (("chains", 1), ("refresh", 0), ("rungs", 1), ("swap_every", 1), ("max_rounds", 1)):
+            _check_integer(name, getattr(self, name), least)
         if self.provider not in ("cpu", "cuda"):
             raise ValueError(f"provider must be 'cpu' or 'cuda', not {self.provider!r}")
         threads = default_threads() if self.threads is None else int(self.threads)
@@ -126,6 +134,29 @@ class Settings:
         object.__setattr__(self, "threads", threads)
         if self.resident is None:
             object.__setattr__(self, "resident", self.provider == "cuda")
+        if self.steps is None and self.length is not None:
+            object.__setattr__(self, "steps", default_steps(proposed_sites(self.region, self.length)))
+        if self.steps is not None:
+            self._fill_lengths()
+
+    def _fill_lengths(self) -> None:
+        """burn_in and period from steps where not given, and the three checked together."""
+        _check_integer("steps", self.steps, 1)
+        burn_in, period = resolve_lengths(self.steps, self.burn_in, self.period)
+        object.__setattr__(self, "burn_in", burn_in)
+        object.__setattr__(self, "period", period)
+        _check_integer("period", period, 1)
+        _check_integer("burn_in", burn_in, 0)
+        if self.steps % self.period:
+            raise ValueError(f"period ({self.period}) must divide steps ({self.steps})")
+        if self.max_rounds > 1 and (self.steps // self.period) % 2:
+            raise ValueError(f"with max_rounds > 1, steps / period must be even (rounds thin the samples by 2), "
+                             f"not {self.steps} / {self.period}")
+
+    def sized(self, length: int) -> Settings:
+        """These settings for inputs of `length` positions: steps, when not given, from the number
+        of positions proposed (:func:`default_steps`)."""
+        return self if self.length == length else replace(self, length=length)
 
     @classmethod
     def of(cls, options: dict) -> Settings:
@@ -150,10 +181,11 @@ class Settings:
         return run_ladder(self.betas, self.sampler, self.rungs, self.ladder)
 
     def steps_at_cap(self) -> int:
-        """Steps of all replicas of one input at the round cap."""
+        """Steps of all replicas of one input at the round cap (the settings sized first)."""
         return replica_steps(self.chains, len(self.betas_run), self.burn_in, self.steps, self.max_rounds)
 
 
-def steps_at_cap(betas: list[float], options: dict) -> int:
-    """Steps of all replicas of one input at the round cap, with :func:`seqmaxent.sample` `options`."""
-    return Settings.of({**options, "beta": betas}).steps_at_cap()
+def steps_at_cap(betas: list[float], options: dict, length: int) -> int:
+    """Steps of all replicas of one input of `length` positions at the round cap, with
+    :func:`seqmaxent.sample` `options`."""
+    return Settings.of({**options, "beta": betas}).sized(length).steps_at_cap()
