@@ -11,12 +11,17 @@ output rows land where in the graph's output is read by following an index array
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Union
 
 import numpy as np
 import onnx
 
 from .graph import MOVE_OPS, Graph, attr, grid, linear, move, opset, pads
+
+Units = Union[int, tuple[int], tuple[int, int], None]  # a head's unit k, or a pair (k1, k2) for log-odds
+Positions = Union[int, Iterable[int], None]  # 1-based output positions of a per-position head
 
 ACTIVATIONS = {"Softmax", "LogSoftmax", "Sigmoid"}
 

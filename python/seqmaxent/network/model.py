@@ -11,11 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import numbers
-import warnings
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Union
 
 import numpy as np
 import onnx
@@ -25,11 +22,10 @@ from .. import _core
 from ..io import bundled
 from . import graph, heads, layouts, runtime, windows
 from ..errors import ModelError
-from .incremental import Edge, Node, Parts, Step, extract
+from .engines import Engines
+from .heads import Positions, Units
 from ..io.sequences import DEFAULT_ALPHABET, check_alphabet, onehot
 
-Units = Union[int, tuple[int], tuple[int, int], None]
-Positions = Union[int, Iterable[int], None]  # 1-based output positions
 
 
 @dataclass(frozen=True)
@@ -147,9 +143,7 @@ class Model:
         self._phi_models: dict[tuple, onnx.ModelProto] = {}
         self._phi_sizes: dict[tuple, int] = {}
         self._sessions: dict[object, object] = {}
-        self._plans: dict[tuple, _core.Plan] = {}
-        self._parts: dict[tuple, Parts | None] = {}
-        self._engines: dict[tuple, _core.Engine] = {}
+        self._engines = Engines(self)
         self.predict(np.zeros((2, self._default_length()), np.uint8))  # a batch of 2 runs, or a clear error
 
     # -- what the model is ---------------------------------------------------------------
@@ -184,7 +178,7 @@ class Model:
         try:
             engine = self.engine(length, "cpu", 1, True, positions)
             evaluation, nodes = engine.path, engine.nodes
-            parts = self._windowed(self._graph(length, self.positions(positions)), length)
+            parts = self._engines.windowed(length, positions)
             gpu = "resident, " + (windows.describe(parts, windows.plan(parts, length)) if parts
                                   else "the whole network per step")
         except ValueError as e:  # positions must be chosen first
@@ -335,119 +329,26 @@ class Model:
         return self.length if self.length is not None else 100
 
     def plan(self, length: int, positions: Positions = None, resident: bool = False, incremental: bool = True) -> _core.Plan:
-        """The core's description of this network for sequences of `length` bases (with the
-        models of the resident path, :mod:`seqmaxent.network.resident`, if asked: its step evaluates only
-        the windows a change reaches, :mod:`seqmaxent.network.windows`, where the core's graph reaches Phi
-        and `incremental`)."""
-        where = self.positions(positions)
-        key = (length, where, resident, resident and incremental)
-        if key not in self._plans:
-            phi_model = self._phi_model(where)
-            phi_dim = self._phi_size(where)
-            parts = self._graph(length, where)
-            pos, base = layouts.strides(self.layout, length)
-            common = dict(length=length, phi_dim=phi_dim, input_shape=list(layouts.item_shape(self.layout, length)),
-                          position_stride=pos, base_stride=base, phi_model=phi_model.SerializeToString())
-            if parts is not None:
-                common.update(nodes=[_core_node(n) for n in parts.nodes], output=_core_edge(parts.output),
-                              phi_index=parts.phi_index, tail_model=parts.tail, tail_index=parts.tail_index,
-                              tail_shape=list(parts.tail_shape))
-            if resident:
-                common.update(self._resident(phi_model, self._windowed(parts, length) if incremental else None, length, phi_dim))
-            self._plans[key] = _core.Plan(**common)
-        return self._plans[key]
-
-    def _graph(self, length: int, where) -> Parts | None:
-        """The core's graph of the Phi model for `where` (cached), or None."""
-        if (length, where) not in self._parts:
-            self._parts[length, where] = extract(self._phi_model(where), self.layout, length)
-        return self._parts[length, where]
+        """The core's description of this network for sequences of `length` bases
+        (:meth:`seqmaxent.network.engines.Engines.plan`)."""
+        return self._engines.plan(length, positions, resident, incremental)
 
     def reads(self, positions: Positions = None, length: int | None = None) -> tuple[int, int] | None:
         """The input positions (1-based, first and last) that Phi, and so the explained outputs at
         `positions`, can depend on (inputs of `length` where the model takes any); None where the
         core does not follow the network up to Phi."""
-        length = length or self.length or self._default_length()
-        parts = self._graph(length, self.positions(positions))
-        if parts is None or parts.tail:
-            return None
-        first, last = windows.reads(parts)
-        return first + 1, last + 1
-
-    @staticmethod
-    def _windowed(parts: Parts | None, length: int) -> Parts | None:
-        """The graph the resident step evaluates in windows: one that reaches Phi (no tail) and keeps
-        some node's rows between steps (a dense layer on the input keeps none: the whole network's step)."""
-        if parts is None or parts.tail or not any(r.cached for r in windows.plan(parts, length)[1:]):
-            return None
-        return parts
-
-    def _resident(self, phi_model, parts, length: int, phi_dim: int) -> dict:
-        """The resident path's models and its memory per chain (bytes, enough for heat-bath steps,
-        which evaluate 3 proposals per chain)."""
-        from . import resident as step
-
-        try:
-            models = dict(codes_model=step.codes_model().SerializeToString(), copy_model=step.copy_model().SerializeToString(),
-                          **{f"{name}_model": step.step_model(phi_model, self.layout, parts, length, moves).SerializeToString()
-                             for name, moves in (("step", "metropolis"), ("heat_bath", "heat-bath"))})
-        except ValueError as e:
-            raise ModelError(f"{self.path}: {e}") from None
-        state = 2 * (4 * length + phi_dim)
-        if parts is None:
-            return dict(models, resident_chain_bytes=4 * (state + 3 * sum(int(np.prod(s)) for s in self._shapes.values())))
-        rows = windows.plan(parts, length)
-        return dict(models, init_model=step.init_model(parts, length).SerializeToString(),
-                    step_path=windows.describe(parts, rows), resident_chain_bytes=4 * (state + windows.cache_floats(parts, rows, slots=3)))
+        return self._engines.reads(length or self.length or self._default_length(), positions)
 
     def engine(self, length: int, provider: str, threads: int, incremental: bool, positions: Positions = None,
                resident: bool = False) -> _core.Engine:
-        """A cached core engine (ONNX Runtime sessions, one per thread) for sequences of `length`."""
-        key = (length, provider, threads, incremental, self.positions(positions), resident)
-        if key not in self._engines:
-            runtime.ensure_loaded()
-            engine = _core.Engine(self.plan(length, positions, resident, incremental), provider, threads, incremental,
-                                  resident)
-            if engine.incremental:
-                engine = self._checked(engine, length, provider, threads, positions)
-            self._engines[key] = engine
-        return self._engines[key]
-
-    def _checked(self, engine: _core.Engine, length: int, provider: str, threads: int,
-                 positions: Positions) -> _core.Engine:
-        """The incremental engine if it reproduces ONNX Runtime's Phi; else the full path, with a warning."""
-        codes = np.random.default_rng(0).integers(0, 4, (8, length), dtype=np.uint8)
-        expected = self.phi(codes, positions)
-        got = engine.phi(codes)
-        if not np.isfinite(expected).all():  # nothing to compare; :func:`seqmaxent.sample` names the inputs
-            return engine
-        tol = 1e-4 * max(1.0, float(np.abs(expected).max()))
-        if np.abs(got - expected).max() <= tol:
-            return engine
-        warnings.warn(
-            f"{self.path}: the incremental path does not reproduce ONNX Runtime's Phi "
-            f"(max difference {np.abs(got - expected).max():.3g}); using full evaluation",
-            RuntimeWarning, stacklevel=3,
-        )
-        return _core.Engine(self.plan(length, positions), provider, threads, False)
+        """A cached core engine (ONNX Runtime sessions, one per thread) for sequences of `length`,
+        checked against ONNX Runtime (:meth:`seqmaxent.network.engines.Engines.engine`)."""
+        return self._engines.engine(length, provider, threads, incremental, positions, resident)
 
     def save_plan(self, folder: str | Path, units: Units = None, length: int | None = None,
                   positions: Positions = None) -> None:
         """Write the plan folder that the ``seqmaxent-bench`` binary reads."""
         self.plan(length or self._default_length(), positions).save(self.scale(units, positions), str(folder))
-
-
-def _core_step(step: Step) -> _core.Step:
-    return _core.Step(step.kind, step.alpha, step.scale, step.shift)
-
-
-def _core_edge(e: Edge) -> _core.Edge:
-    return _core.Edge(e.node, e.offset, e.length, [_core_step(s) for s in e.steps])
-
-
-def _core_node(n: Node) -> _core.Node:
-    return _core.Node(n.kind, [_core_edge(e) for e in n.inputs], n.channels, n.length, n.width, n.stride, n.dilation,
-                      n.pad_left, n.count_include_pad, n.weight, n.bias, n.label)
 
 
 def inspect(model: Model | str | Path, **kwargs) -> ModelInfo:

@@ -104,7 +104,10 @@ def _read(models: list[Model], paths: tuple[Path, Path], rows: list[int], option
     opened = [load(p) for p in paths]
     try:
         (params, names, _), h5s = opened[0], [h5 for _, _, h5 in opened]
-        take = lambda key: [h5[key][rows] for h5 in h5s]  # noqa: E731
+
+        def take(key: str) -> list[np.ndarray]:
+            return [h5[key][rows] for h5 in h5s]
+
         kept, cross = _agreement(models, tuple(take("samples")), tuple(take("outputs")), options)
         return Comparison(names=[names[i] for i in rows], labels=(params["verdict"], opened[1][0]["verdict"]),
                           prediction=np.stack(take("prediction")), kept=kept, cross=cross,
@@ -138,7 +141,9 @@ def compare_file(model_a: Model | str | Path, model_b: Model | str | Path, input
     for model, path in zip(models, paths):
         sample_file(model, input_path, path, batch_size=batch_size, resume=resume, overwrite=overwrite,
                     progress=progress, **options)
-    (params, names), (other, _) = header(paths[0]), header(paths[1])
+    (params, names), (other, names_b) = header(paths[0]), header(paths[1])
+    if names != names_b:
+        raise ValueError(f"{paths[0]} and {paths[1]} hold different inputs; sample both again with --force")
     output = Path(output)
     tsv, html_path = output.with_suffix(".tsv"), output.with_suffix(".html")
     step = max(1, min(batch_size, 8))  # each input's samples of both models are in memory at once
