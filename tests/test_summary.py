@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from seqmaxent.explain import diagnostics, summary
+
+
 def test_mutual_information_finds_a_coupled_pair():
     rng = np.random.default_rng(0)
     a = rng.integers(0, 4, 20000)
@@ -67,6 +69,36 @@ def test_rhat_and_ess():
     # independent series along leading axes
     both = np.stack([iid, stuck])
     np.testing.assert_allclose(diagnostics.split_rhat(both), [diagnostics.split_rhat(iid), diagnostics.split_rhat(stuck)])
+
+
+def test_position_diagnostics_in_blocks_and_bounded_memory(monkeypatch):
+    """The positions' worst R-hat and least ESS do not depend on how many positions are analysed
+    at once, constant positions take no part, and a batch of 16 inputs of 2,114 positions (1,600
+    samples each) is analysed in a small part of the ~4 GB that all of them at once would take."""
+    import tracemalloc
+
+    rng = np.random.default_rng(2)
+    samples = rng.integers(0, 4, (2, 4, 60, 40)).astype(np.uint8)
+    samples[:, :, :, :10] = 0  # never changing
+    samples[1, :2, :, 20] = 0  # a position stuck in two chains, free in two
+    x0 = np.zeros((2, 40), np.uint8)
+    distances = rng.random((2, 4, 60))
+    monkeypatch.setattr(diagnostics, "POSITIONS_AT_ONCE", 3)
+    blocks = diagnostics.measure(samples, x0, distances)
+    monkeypatch.setattr(diagnostics, "POSITIONS_AT_ONCE", 1000)
+    whole = diagnostics.measure(samples, x0, distances)
+    for key in whole:
+        np.testing.assert_allclose(blocks[key], whole[key])
+    assert whole["rhat_positions"][1] > 1.5 > whole["rhat_positions"][0]
+    changing = samples[0, :, :, 10:].transpose(2, 0, 1) == 0
+    assert np.isclose(whole["ess_positions"][0], diagnostics.ess(changing).min())
+    monkeypatch.undo()
+    long = rng.integers(0, 4, (16, 8, 200, 2114)).astype(np.uint8)
+    tracemalloc.start()
+    diagnostics.measure(long, np.zeros((16, 2114), np.uint8), rng.random((16, 8, 200)))
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 200 * 2**20, peak / 2**20
 
 
 def test_advice_matches_the_cause():

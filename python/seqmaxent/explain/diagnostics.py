@@ -54,18 +54,27 @@ def ess(x: np.ndarray) -> np.ndarray:
     return np.where(var_plus == 0, float(m * n), out)
 
 
+POSITIONS_AT_ONCE = 64  # positions whose indicators are analysed together: bounds memory on long inputs
+
+
 def measure(samples: np.ndarray, x0: np.ndarray, distances: np.ndarray) -> dict[str, np.ndarray]:
     """Per input: split R-hat and ESS of d, and the worst split R-hat and smallest ESS of the
     per-position indicator "x0's base retained" over the positions that change. samples: (inputs,
-    chains, draws, L), x0: (inputs, L), distances: (inputs, chains, draws)."""
-    indicator = (samples == x0[:, None, None, :]).transpose(0, 3, 1, 2)  # (inputs, L, chains, draws)
-    changing = indicator.reshape(*indicator.shape[:2], -1).std(axis=-1) > 0
-    draws = float(samples.shape[1] * samples.shape[2])
-    return {
-        "rhat": split_rhat(distances), "ess": ess(distances),
-        "rhat_positions": np.max(split_rhat(indicator), axis=1, initial=1.0, where=changing),
-        "ess_positions": np.min(ess(indicator), axis=1, initial=draws, where=changing),
-    }
+    chains, draws, L), x0: (inputs, L), distances: (inputs, chains, draws). Input by input and
+    :data:`POSITIONS_AT_ONCE` changing positions at a time, so memory follows that block, not
+    the batch or the input length."""
+    n = len(samples)
+    worst_rhat, least_ess = np.ones(n), np.full(n, float(samples.shape[1] * samples.shape[2]))
+    for i in range(n):
+        indicator = samples[i] == x0[i]  # (chains, draws, L)
+        flat = indicator.reshape(-1, indicator.shape[-1])
+        changing = np.flatnonzero(flat.any(axis=0) & ~flat.all(axis=0))
+        for start in range(0, len(changing), POSITIONS_AT_ONCE):
+            block = indicator[:, :, changing[start:start + POSITIONS_AT_ONCE]].transpose(2, 0, 1)
+            worst_rhat[i] = np.maximum(worst_rhat[i], np.max(split_rhat(block)))  # NaN (too few draws) propagates
+            least_ess[i] = np.minimum(least_ess[i], np.min(ess(block)))
+    return {"rhat": split_rhat(distances), "ess": ess(distances), "rhat_positions": worst_rhat,
+            "ess_positions": least_ess}
 
 
 def check(samples: np.ndarray, x0: np.ndarray, distances: np.ndarray, min_ess: float = MIN_ESS) -> np.ndarray:
