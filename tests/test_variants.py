@@ -102,6 +102,10 @@ def test_bad_variants_are_named(ctcf_run, tmp_path):
         score_variants(res, [Variant(name, 5, wrong, "G", "v1")])
     with pytest.raises(SequenceError, match="outside"):
         score_variants(res, [Variant(name, 101, x0[100] + "A", "GG")])
+    rows = score_variants(res, [Variant(name, 5, wrong, "G", "v1"), Variant(name, 5, x0[4], "G" if x0[4] != "G" else "T")],
+                          on_mismatch="skip")  # flagged rows instead, the others scored
+    assert rows[0]["status"].startswith("skipped: ") and "not the REF" in rows[0]["status"] and rows[0]["d"] == ""
+    assert rows[1]["status"] == "ok"
     with pytest.raises(SequenceError, match="no input named 'nope'"):
         score_variants(res, [Variant("nope", 5, "A", "G")])
     bad = tmp_path / "bad.tsv"
@@ -158,6 +162,11 @@ def test_sample_and_score_in_one_command(tmp_path):
     refused = CliRunner().invoke(cli, run + ["--variants", str(bad)])
     assert refused.exit_code != 0 and f"bad.tsv: line 1: variant x: {names[1]} has" in str(refused.exception)
     assert not out.exists()
+    skipped = CliRunner().invoke(cli, run + ["--variants", str(bad), "--on-mismatch", "skip"])
+    assert skipped.exit_code == 0 and "1 skipped (REF or position does not match the input)" in skipped.stderr
+    row = (tmp_path / "run.variants.tsv").read_text().splitlines()[1].split("\t")
+    assert row[1] == "x" and row[-1].startswith("skipped: ") and "bad.tsv: line 1: variant x" in row[-1]
+    out.unlink()
     result = CliRunner().invoke(cli, run + ["--variants", str(tsv)])
     assert result.exit_code == 0, result.output
     scored = (tmp_path / "run.variants.tsv").read_text()

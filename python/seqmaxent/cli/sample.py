@@ -9,7 +9,7 @@ import click
 from ..interrupts import describe, exit_code, ignore_further
 from .options import (open_model, parse_betas, parse_positions, parse_shard, parse_units, spooled_stdin, steps_bar,
                       with_model_options)
-from .variants import read_checked, write_scores
+from .variants import ON_MISMATCH_HELP, read_checked, write_scores
 
 
 @click.command()
@@ -61,12 +61,14 @@ from .variants import read_checked, write_scores
 @click.option("--variants", type=click.Path(exists=True, dir_okay=False),
               help="Variants (TSV or VCF, as 'seqmaxent variants' reads them) to score against the samples when "
                    "the run ends, into OUTPUT's name with .variants.tsv (checked against the inputs first).")
+@click.option("--on-mismatch", type=click.Choice(["fail", "skip"]), default="fail", show_default=True,
+              help="With --variants: " + ON_MISMATCH_HELP)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @with_model_options
 def sample(model: str, input: str, output: str, force, input_alphabet, genome, beta, target, tolerance, mu,
            gc_fraction, units, region, constrained, sampler, moves, rungs, chains, steps, max_rounds, period, burn_in, seed,
-           threads, provider, on_n, batch_size, resume, shard, scheduler, workers, variants, quiet, layout, alphabet, phi, head,
-           class_names, positions) -> None:
+           threads, provider, on_n, batch_size, resume, shard, scheduler, workers, variants, on_mismatch, quiet, layout,
+           alphabet, phi, head, class_names, positions) -> None:
     """Sample the MaxEnt distribution around each sequence of INPUT (FASTA, one-hot .npy, BED with
     --genome, or - for FASTA on standard input) through MODEL (an ONNX file, or a bundled model:
     ctcf) into OUTPUT."""
@@ -96,7 +98,8 @@ def sample(model: str, input: str, output: str, force, input_alphabet, genome, b
     m = open_model(model, layout, alphabet, phi, head, class_names)
     if variants and part is not None:
         raise click.UsageError("--variants scores a whole run: merge the shards, then use 'seqmaxent variants'")
-    checked = read_checked(variants, input, input_alphabet or m.alphabet, genome, on_n) if variants else None
+    checked = (read_checked(variants, input, input_alphabet or m.alphabet, genome, on_n, on_mismatch) if variants
+               else None)
     options = dict(mu=mu, units=parse_units(units), positions=parse_positions(positions), region=region,
                    constrained=constrained,
                    sampler=sampler, moves=moves, rungs=rungs, threads=threads, provider=provider, seed=seed)
@@ -152,7 +155,7 @@ def sample(model: str, input: str, output: str, force, input_alphabet, genome, b
         for b, out in zip(betas, paths):
             click.echo(f"sampled {n} input(s) at beta {b:.4g} into {out}", err=True)
     for out in paths if checked is not None else []:
-        write_scores(out, checked, out.with_name(f"{out.stem}.variants.tsv"))
+        write_scores(out, checked, out.with_name(f"{out.stem}.variants.tsv"), on_mismatch)
 
 
 def stored_inputs(path: Path) -> int:

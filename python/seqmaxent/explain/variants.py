@@ -33,6 +33,7 @@ COLUMNS = ["input", "variant", "position", "ref", "alt", "d", "tail_probability"
 Z = 1.959964  # 95% two-sided
 TIE = 1e-5  # relative: a sample as far as the variant (the variant itself) counts, whatever float32 rounding
 CHUNK = 512  # variants evaluated together: ONNX Runtime holds a batch's activations
+ON_MISMATCH = ("fail", "skip")  # a REF that is not the input's (or a position outside it): an error, or a flagged row
 
 
 @dataclass(frozen=True)
@@ -147,9 +148,12 @@ class _Runs:
             self._h5.close()
 
 
-def iter_scores(result, variants: Iterable[Variant], model: Model | None = None) -> Iterator[dict]:
+def iter_scores(result, variants: Iterable[Variant], model: Model | None = None,
+                on_mismatch: str = "fail") -> Iterator[dict]:
     """The rows of :func:`score_variants`, in the variants' order, scored :data:`CHUNK` at a time
     (only those variants' inputs read), so memory stays flat however many there are."""
+    if on_mismatch not in ON_MISMATCH:
+        raise ValueError(f"on_mismatch must be one of {', '.join(ON_MISMATCH)}, not {on_mismatch!r}")
     runs = _Runs(result)
     try:
         params = runs.params
@@ -163,15 +167,15 @@ def iter_scores(result, variants: Iterable[Variant], model: Model | None = None)
                 raise SequenceError(f"{v} at {v.input}:{v.position}: no input named {v.input!r} in the results")
             chunk.append(v)
             if len(chunk) == CHUNK:
-                yield from _score(chunk, runs, index, model)
+                yield from _score(chunk, runs, index, model, on_mismatch)
                 chunk = []
         if chunk:
-            yield from _score(chunk, runs, index, model)
+            yield from _score(chunk, runs, index, model, on_mismatch)
     finally:
         runs.close()
 
 
-def _score(chunk: list[Variant], runs: _Runs, index: dict[str, int], model: Model) -> list[dict]:
+def _score(chunk: list[Variant], runs: _Runs, index: dict[str, int], model: Model, on_mismatch: str) -> list[dict]:
     """The rows of a chunk of variants, their alt and ref evaluated as one batch."""
     units, positions = runs.params.get("units"), runs.params.get("positions")
     data = runs.take(index[v.input] for v in chunk)
@@ -182,7 +186,13 @@ def _score(chunk: list[Variant], runs: _Runs, index: dict[str, int], model: Mode
         row.update(input=v.input, variant=v.id, position=v.position, ref=v.ref, alt=v.alt)
         rows.append(row)
         i = index[v.input]
-        span = place(v, texts[i])
+        try:
+            span = place(v, texts[i])
+        except SequenceError as e:
+            if on_mismatch == "fail":
+                raise
+            row["status"] = f"skipped: {e}"
+            continue
         if span is None:
             row["status"] = "not supported: only substitutions of equal length (SNV, MNV) of bases ACGT"
             continue
@@ -208,14 +218,17 @@ def _score(chunk: list[Variant], runs: _Runs, index: dict[str, int], model: Mode
     return rows
 
 
-def score_variants(result, variants: Iterable[Variant], model: Model | None = None) -> list[dict]:
+def score_variants(result, variants: Iterable[Variant], model: Model | None = None,
+                   on_mismatch: str = "fail") -> list[dict]:
     """One row (:data:`COLUMNS`) per variant, against the samples of its input in `result` (a
     :class:`Result` or a results file): d of the variant, its tail probability with a 95%
     interval and the effective draws behind it, the change of the explained output (alt minus
     ref, in the verdict's units), and the importance of its positions (bits, summed). An indel
-    of unequal length is a row saying it is not supported. `model` defaults to the run's.
-    :func:`iter_scores` gives the same rows as they are scored."""
-    return list(iter_scores(result, variants, model))
+    of unequal length is a row saying it is not supported. A REF that is not the input's, or a
+    position outside it, is an error naming the variant, or with ``on_mismatch="skip"`` a row
+    saying so. `model` defaults to the run's. :func:`iter_scores` gives the same rows as they are
+    scored."""
+    return list(iter_scores(result, variants, model, on_mismatch))
 
 
 def write_tsv(rows: Iterable[dict], out) -> int:
