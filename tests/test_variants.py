@@ -42,6 +42,25 @@ def test_tail_probabilities_match_enumeration(tiny):
     assert checked >= 4  # the comparison covers tails away from 0 and 1
 
 
+def test_a_position_the_network_ignores_scores_tail_one(tmp_path):
+    """A detector that reads only its motif's 8 positions: a variant elsewhere moves Phi not at all
+    (tail probability 1), a variant in the motif further than almost every sample."""
+    from test_compare import X, X_AT, L, detector
+
+    rng = np.random.default_rng(4)
+    seq = list(rng.choice(list("ACGT"), L))
+    seq[X_AT:X_AT + len(X)] = X
+    seq = "".join(seq)
+    res = sm.sample(detector([X], tmp_path / "x.onnx"), [seq], beta=4.0, chains=4, steps=1000, max_rounds=1,
+                    names=["s"], seed=0)
+    def change(p: int) -> Variant:  # 1-based
+        return Variant("s", p, seq[p - 1], "ACGT"[("ACGT".index(seq[p - 1]) + 1) % 4])
+
+    far, inside = score_variants(res, [change(40), change(X_AT + 4)])
+    assert far["d"] == 0 and far["tail_probability"] == 1.0 and far["tail_low"] > 0.9
+    assert inside["d"] > 1 and inside["tail_probability"] < 0.05
+
+
 @pytest.fixture(scope="module")
 def ctcf_run(tmp_path_factory):
     names, seqs = bundled.ctcf_examples()
