@@ -12,7 +12,8 @@ from click.testing import CliRunner
 from graphs import Net
 from seqmaxent.cli import cli
 from seqmaxent.io.store import load
-from seqmaxent.sampling.compare import compare
+from conftest import model_path
+from seqmaxent.sampling.compare import compare, models_of
 
 L, X, Y = 60, "TGACTCAG", "CACGTGAC"
 X_AT, Y_AT = 10, 40  # 0-based starts in the input
@@ -90,3 +91,4 @@ def test_compare_on_the_command_line(pair, tmp_path):
     assert again.exit_code == 0 and [(tmp_path / f"cmp.{k}.h5").stat().st_mtime_ns for k in "ab"] == stamps
     bad = CliRunner().invoke(cli, ["compare", a, "ctcf", str(fa), "-o", str(tmp_path / "x.h5"), "--beta", "4"])
     assert bad.exit_code != 0 and "must read the same inputs" in str(bad.exception)
+    assert [m.length for m in models_of(a, model_path("any_length"))] == [L, None]  # one of any length reads L bp

@@ -42,7 +42,9 @@ def compare(model_a: str, model_b: str, input: str, output: str, beta: float, un
 
     from ..io.inputs import count_records, first_length
     from ..io.store import exists
-    from ..sampling.compare import compare_file, sample_paths
+    import h5py
+
+    from ..sampling.compare import compare_file, models_of, sample_paths
     from ..sampling.settings import gc_mu, steps_at_cap
     from .options import inputs_bar
 
@@ -51,20 +53,17 @@ def compare(model_a: str, model_b: str, input: str, output: str, beta: float, un
     for path in sample_paths(output) if not (resume or force) else ():
         if exists(path):
             raise click.UsageError(f"{path} exists; use --resume to continue it, --force to overwrite it, or remove it")
-    a = open_model(model_a, None, "ACGT", None, None, None)
-    b = open_model(model_b, None, "ACGT", None, None, None)
+    a, b = models_of(*(open_model(m, None, "ACGT", None, None, None) for m in (model_a, model_b)))  # before any bar
     inputs = count_records(input)
     if not inputs:
         raise click.UsageError(f"{input} holds no sequences")
     options = dict(beta=beta, units=parse_units(units), positions=parse_positions(positions), region=region,
                    tolerance=tolerance, mu=0.0 if gc_fraction is None else gc_mu(gc_fraction), chains=chains,
                    steps=steps, max_rounds=max_rounds, seed=seed, threads=threads)
-    length = a.length or first_length(input, a.alphabet)
+    length = a.length or b.length or first_length(input, a.alphabet)
     with steps_bar(2 * inputs * steps_at_cap([beta], options, length)) as bar, inputs_bar(inputs, "compared") as done:
         written = compare_file(a, b, input, output, batch_size=batch_size, resume=resume, overwrite=force,
                                progress=bar.update, on_compared=done.update, **options)
-    import h5py
-
     with h5py.File(written[0]) as h5:
         kept = h5["kept"][:]
     click.echo(f"compared {inputs} input(s): B keeps a median {np.median(kept[:, 0]):.0%} of A's samples in x0's class, "

@@ -9,7 +9,7 @@ import click
 from ..interrupts import describe, exit_code, ignore_further
 from .options import (open_model, parse_betas, parse_positions, parse_shard, parse_units, spooled_stdin, steps_bar,
                       with_model_options)
-from .variants import ON_MISMATCH_HELP, read_checked, write_scores
+from .variants import on_mismatch_option, read_checked, write_scores
 
 
 @click.command()
@@ -61,8 +61,7 @@ from .variants import ON_MISMATCH_HELP, read_checked, write_scores
 @click.option("--variants", type=click.Path(exists=True, dir_okay=False),
               help="Variants (TSV or VCF, as 'seqmaxent variants' reads them) to score against the samples when "
                    "the run ends, into OUTPUT's name with .variants.tsv (checked against the inputs first).")
-@click.option("--on-mismatch", type=click.Choice(["fail", "skip"]), default="fail", show_default=True,
-              help="With --variants: " + ON_MISMATCH_HELP)
+@on_mismatch_option("With --variants. ")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @with_model_options
 def sample(model: str, input: str, output: str, force, input_alphabet, genome, beta, target, tolerance, mu,

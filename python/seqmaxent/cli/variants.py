@@ -7,16 +7,18 @@ from pathlib import Path
 import click
 
 
-ON_MISMATCH_HELP = ("A REF that is not the input's bases, or a position outside the input: fail (an error naming "
-                    "the file and line), or skip (a row saying so).")
+def on_mismatch_option(when: str = ""):
+    """The --on-mismatch option (`when`: what it needs, e.g. "With --variants: ")."""
+    return click.option("--on-mismatch", type=click.Choice(["fail", "skip"]), default="fail", show_default=True,
+                        help=f"{when}A REF that is not the input's bases, or a position outside the input: fail (an "
+                             f"error naming the file and line), or skip (a row saying so).")
 
 
 @click.command()
 @click.argument("results", type=click.Path(exists=True, dir_okay=False))
 @click.argument("variants", type=click.Path(exists=True, dir_okay=False))
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="TSV file to write.  [default: standard output]")
-@click.option("--on-mismatch", type=click.Choice(["fail", "skip"]), default="fail", show_default=True,
-              help=ON_MISMATCH_HELP)
+@on_mismatch_option()
 def variants(results: str, variants: str, output: str | None, on_mismatch: str) -> None:
     """Score VARIANTS (TSV: input, 1-based position, ref, alt[, id]; or a VCF placed in inputs named
     chrom:start-end) against the samples of their inputs in RESULTS: d of each variant, the

@@ -59,13 +59,13 @@ class Result:
 
     def background(self) -> np.ndarray:
         """Base frequencies (4,) the samples drift to where the network lets them (beta = 0)."""
-        return Result.background_of(self.params)
+        return Result.background_of(self.params, self.alphabet)
 
     @staticmethod
-    def background_of(params: dict) -> np.ndarray:
-        """The beta = 0 base frequencies (4,) of a run's parameters (mu, constrained, alphabet)."""
+    def background_of(params: dict, alphabet: str) -> np.ndarray:
+        """The beta = 0 base frequencies (4,) of a run's parameters (mu, constrained) in `alphabet`."""
         constrained = str(params.get("constrained", "GC"))
-        return summary.background(params.get("mu", 0.0), [b in constrained for b in params["alphabet"]])
+        return summary.background(params.get("mu", 0.0), [b in constrained for b in alphabet])
 
     @property
     def region(self) -> np.ndarray:

@@ -62,11 +62,15 @@ def _agreement(models: list[Model], samples: tuple, outputs: tuple, options: dic
     return kept, (np.array(cross[0]), np.array(cross[1]))
 
 
-def _models(model_a: Model | str | Path, model_b: Model | str | Path) -> list[Model]:
+def models_of(model_a: Model | str | Path, model_b: Model | str | Path) -> list[Model]:
+    """Both models, opened, after checking that they read the same inputs: one alphabet, and one
+    length where both fix it."""
     models = [m if isinstance(m, Model) else Model(m) for m in (model_a, model_b)]
-    if models[0].alphabet != models[1].alphabet or models[0].length != models[1].length:
-        raise ValueError(f"the models must read the same inputs: {models[0].path} reads {models[0].length} bp of "
-                         f"{models[0].alphabet}, {models[1].path} {models[1].length} bp of {models[1].alphabet}")
+    lengths = [m.length for m in models]
+    if models[0].alphabet != models[1].alphabet or (None not in lengths and lengths[0] != lengths[1]):
+        reads = [f"{m.path} reads {'any length' if m.length is None else f'{m.length} bp'} of {m.alphabet}"
+                 for m in models]
+        raise ValueError(f"the models must read the same inputs: {reads[0]}, {reads[1]}")
     return models
 
 
@@ -76,7 +80,7 @@ def compare(model_a: Model | str | Path, model_b: Model | str | Path, sequences,
     one beta) and evaluate each model on the other's samples; `progress(n)` gets increments of
     replica steps (the two runs' totals at their round cap, as ``steps_at_cap`` counts them).
     :func:`compare_file` does the same for an input file, streamed into results files."""
-    models = _models(model_a, model_b)
+    models = models_of(model_a, model_b)
     results = tuple(sample(m, sequences, progress=Increments(progress), **options) for m in models)
     if isinstance(results[0], list):
         raise ValueError("compare takes one beta")
@@ -112,7 +116,7 @@ def _read(models: list[Model], paths: tuple[Path, Path], rows: list[int], option
         return Comparison(names=[names[i] for i in rows], labels=(params["verdict"], opened[1][0]["verdict"]),
                           prediction=np.stack(take("prediction")), kept=kept, cross=cross,
                           marginals=np.stack(take("marginals")), importance=np.stack(take("importance")),
-                          background=Result.background_of(params), alphabet=params["alphabet"])
+                          background=Result.background_of(params, params["alphabet"]), alphabet=params["alphabet"])
     finally:
         for _, _, h5 in opened:
             h5.close()
@@ -136,7 +140,7 @@ def compare_file(model_a: Model | str | Path, model_b: Model | str | Path, input
     from ..io.store import header, replacing
     from .pipeline import sample_file
 
-    models = _models(model_a, model_b)
+    models = models_of(model_a, model_b)
     paths = sample_paths(output)
     for model, path in zip(models, paths):
         sample_file(model, input_path, path, batch_size=batch_size, resume=resume, overwrite=overwrite,
