@@ -93,7 +93,7 @@ def measure(method: str, network: str, threads: int, chains: int, beta: float, c
         phi_model = model._phi_model(model.positions()).SerializeToString()
         result["proposals_per_s"] = max(reference.onnxruntime_sampler(phi_model, x0, scale, beta, chains, steps, threads,
                                                                       spec.layout) for _ in range(REPEATS))
-    incremental, full = model.engine(spec.length, "cpu", 1, True).flops
+    incremental, full = model.engine(spec.length, "cpu", 1, True).flops()
     result["flops_per_proposal"] = incremental if fast else full
     result["flops_full_pass"] = full
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -153,13 +153,15 @@ PYBIND11_MODULE(_core, m) {
             return out;
           },
           "How the core evaluates each node: label, kind, how, rows kept, output rows, rows one change moves")
-      .def_property_readonly(
+      .def(
           "flops",
-          [](const Engine& e) {
-            const Flops f = e.flops();
+          [](const Engine& e, const std::vector<int>& proposed) {
+            const Flops f = e.flops(proposed);
             return py::make_tuple(f.incremental, f.full);
           },
-          "FLOPs of one proposal through the core's nodes: (single-base change averaged over positions, full pass)")
+          py::arg("proposed") = std::vector<int>{},
+          "FLOPs of one proposal through the core's nodes: (a single-base change averaged over the proposed "
+          "positions, 0-based, default all; a full pass)")
       .def_property_readonly("chain_bytes", &Engine::chain_bytes, "Bytes of state the core keeps per chain")
       .def(
           "phi",

@@ -52,7 +52,9 @@ std::string Engine::path() const {
 
 std::vector<NodeReport> Engine::nodes() const { return incremental_ ? graph_nodes(*graph_) : std::vector<NodeReport>{}; }
 
-Flops Engine::flops() const { return incremental_ ? graph_flops(*graph_) : Flops{}; }
+Flops Engine::flops(const std::vector<int>& proposed) const {
+  return incremental_ ? graph_flops(*graph_, proposed) : Flops{};
+}
 
 int64_t Engine::chain_bytes() const { return incremental_ ? graph_chain_bytes(*graph_) : 0; }
 

@@ -62,7 +62,7 @@ class Engine {
   bool resident() const { return resident_; }
   std::string path() const;
   std::vector<NodeReport> nodes() const;
-  Flops flops() const;
+  Flops flops(const std::vector<int>& proposed = {}) const;
   // Bytes of state the core keeps per chain (0 on the full path).
   int64_t chain_bytes() const;
   // Chains per block, a multiple of `group` (the replicas of a ladder stay in one block). Blocks

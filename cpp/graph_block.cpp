@@ -280,8 +280,9 @@ struct Graph {
       changed[k] = nodes[k].used() ? changed_rows(k, [&](int n) { return changed[n]; }) : Rows{};
   }
 
-  // Multiply-adds x 2, plus adds, compares and elementwise ops, of one proposal.
-  Flops flops() const {
+  // Multiply-adds x 2, plus adds, compares and elementwise ops, of one proposal, averaged over the
+  // proposed positions (0-based; empty: every input position).
+  Flops flops(const std::vector<int>& proposed) const {
     Flops f;
     std::vector<Rows> changed(nodes.size());
     for (size_t k = 1; k < nodes.size(); ++k) {
@@ -296,7 +297,12 @@ struct Graph {
       if (n.kind == Node::Kind::max_pool || n.kind == Node::Kind::avg_pool) f.full += double(n.length) * y.C * n.width + maps;
       if (n.kind == Node::Kind::add) f.full += double(n.length) * y.C * (double(y.in.size()) - 1.0) + maps;
     }
-    for (int p = 0; p < length; ++p) {
+    std::vector<int> all;
+    if (proposed.empty())
+      for (int p = 0; p < length; ++p) all.push_back(p);
+    const std::vector<int>& positions = proposed.empty() ? all : proposed;
+    for (const int p : positions) {
+      if (p < 0 || p >= length) throw std::invalid_argument("flops: position outside the input");
       changed_by(p, changed);
       for (size_t k = 1; k < nodes.size(); ++k) {
         const Prepared& y = nodes[k];
@@ -326,7 +332,7 @@ struct Graph {
         }
       }
     }
-    f.incremental /= length;
+    f.incremental /= double(positions.size());
     return f;
   }
 
@@ -797,7 +803,7 @@ std::vector<NodeReport> graph_nodes(const Graph& graph) {
 }
 
 
-Flops graph_flops(const Graph& graph) { return graph.flops(); }
+Flops graph_flops(const Graph& graph, const std::vector<int>& proposed) { return graph.flops(proposed); }
 
 int64_t graph_chain_bytes(const Graph& graph) { return graph.chain_bytes(); }
 

@@ -18,7 +18,8 @@ std::unique_ptr<BlockEvaluator> make_graph_block(const Plan& plan, const Graph& 
 // The path in a line: a chain of layers by name ("conv 19+relu, max_pool 3, dense"), a graph by count.
 std::string graph_path(const Plan& plan, const Graph& graph);
 std::vector<NodeReport> graph_nodes(const Graph& graph);
-Flops graph_flops(const Graph& graph);
+// FLOPs of one proposal, averaged over the proposed positions (empty: all), and of a full pass.
+Flops graph_flops(const Graph& graph, const std::vector<int>& proposed);
 int64_t graph_chain_bytes(const Graph& graph);
 
 }  // namespace seqmaxent

@@ -73,8 +73,12 @@ def test_path_and_phi_match_onnxruntime(case):
     assert engine.path == path
     codes = np.random.default_rng(0).integers(0, 4, (32, L), dtype=np.uint8)
     np.testing.assert_allclose(engine.phi(codes), model.phi(codes, positions), rtol=1e-5, atol=1e-5)
-    incremental, full = engine.flops
+    incremental, full = engine.flops()
     assert 0 < incremental < full
+    each = [engine.flops([p])[0] for p in range(L)]  # the default averages over every position
+    assert incremental == pytest.approx(np.mean(each)) and engine.flops([0, L - 1])[1] == full
+    with pytest.raises(ValueError, match="outside the input"):
+        engine.flops([L])
 
 
 def test_s_phi_plus_b_is_the_selected_logit(case):
