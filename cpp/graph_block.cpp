@@ -5,8 +5,10 @@
 #include <cstring>
 #include <limits>
 #include <map>
+#include <numeric>
 #include <optional>
 #include <stdexcept>
+#include <string>
 
 #include "kernels.hpp"
 #include "ort_call.hpp"
@@ -297,12 +299,12 @@ struct Graph {
       if (n.kind == Node::Kind::max_pool || n.kind == Node::Kind::avg_pool) f.full += double(n.length) * y.C * n.width + maps;
       if (n.kind == Node::Kind::add) f.full += double(n.length) * y.C * (double(y.in.size()) - 1.0) + maps;
     }
-    std::vector<int> all;
-    if (proposed.empty())
-      for (int p = 0; p < length; ++p) all.push_back(p);
-    const std::vector<int>& positions = proposed.empty() ? all : proposed;
+    std::vector<int> positions = proposed;
+    if (positions.empty()) positions.resize(length), std::iota(positions.begin(), positions.end(), 0);
     for (const int p : positions) {
-      if (p < 0 || p >= length) throw std::invalid_argument("flops: position outside the input");
+      if (p < 0 || p >= length)
+        throw std::invalid_argument("flops: position " + std::to_string(p) + " is outside the input (0-based, 0-" +
+                                    std::to_string(length - 1) + ")");
       changed_by(p, changed);
       for (size_t k = 1; k < nodes.size(); ++k) {
         const Prepared& y = nodes[k];
