@@ -93,17 +93,33 @@ class Elementwise {
   std::vector<Op> ops_;
 };
 
-// Rows [first, last) of a node's output.
+// Rows first, first + step, ... below last of a node's output (none when first >= last). Held
+// tight: last is one past the last row. Phi often reads only some rows of a dilated conv's
+// output, which read only every dilation-th row of its input: a node keeps and updates only
+// the rows of its lattice.
 struct Rows {
-  int first = 0, last = 0;
+  int first = 0, last = 0, step = 1;
   bool empty() const { return first >= last; }
-  int size() const { return std::max(last - first, 0); }
-  Rows clip(int lo, int hi) const { return {std::max(first, lo), std::min(last, hi)}; }
+  int size() const { return empty() ? 0 : (last - first - 1) / step + 1; }
+  bool has(int j) const { return j >= first && j < last && (j - first) % step == 0; }
+  int index(int j) const { return (j - first) / step; }  // row j's place among the rows
+  Rows shifted(int by) const { return {first + by, last + by, step}; }
+  // The rows in [lo, hi).
+  Rows clip(int lo, int hi) const {
+    Rows r{first, std::min(last, hi), step};
+    if (lo > first) r.first = first + (lo - first + step - 1) / step * step;
+    return r.tight();
+  }
+  // The smallest lattice holding both.
   Rows hull(Rows o) const {
     if (empty()) return o;
     if (o.empty()) return *this;
-    return {std::min(first, o.first), std::max(last, o.last)};
+    const int g = std::gcd(std::gcd(size() > 1 ? step : 0, o.size() > 1 ? o.step : 0), std::abs(first - o.first));
+    return Rows{std::min(first, o.first), std::max(last, o.last), std::max(g, 1)}.tight();
   }
+
+ private:
+  Rows tight() const { return empty() ? *this : Rows{first, first + (size() - 1) * step + 1, step}; }
 };
 
 bool windowed(Node::Kind k) { return k == Node::Kind::conv || k == Node::Kind::max_pool || k == Node::Kind::avg_pool; }
@@ -119,7 +135,9 @@ Rows reach(const Node& y, Rows in) {
 // Input rows (of `length`) that a conv or pool reads for its output rows `out`.
 Rows window_of(const Node& y, Rows out, int length) {
   if (out.empty()) return {};
-  return Rows{out.first * y.stride - y.pad_left, (out.last - 1) * y.stride - y.pad_left + (y.width - 1) * y.dilation + 1}
+  const int step = std::gcd(out.size() > 1 ? out.step * y.stride : 0, y.width > 1 ? y.dilation : 0);
+  return Rows{out.first * y.stride - y.pad_left, (out.last - 1) * y.stride - y.pad_left + (y.width - 1) * y.dilation + 1,
+              std::max(step, 1)}
       .clip(0, length);
 }
 
@@ -153,11 +171,11 @@ class FirstConv {
   const Tap* end(int p) const { return taps_.data() + first_[row(p) + 1]; }
   // Change of output channel c (contiguous over c, padded with zeros) for tap t when a base goes from a to b.
   const float* delta(int t, int a, int b) const { return delta_.data() + ((size_t(t) * 16) + a * 4 + b) * Cp_; }
-  // Output rows `rows` of one sequence into y (row j at y + (j - rows.first) * stride, channels first).
+  // Output rows `rows` of one sequence into y (row j at y + rows.index(j) * stride, channels first).
   void compute(const uint8_t* codes, Rows rows, float* y, int stride) const {
     const int C = conv_.channels;
-    for (int j = rows.first; j < rows.last; ++j) {
-      float* yj = y + size_t(j - rows.first) * stride;
+    for (int j = rows.first; j < rows.last; j += rows.step) {
+      float* yj = y + size_t(rows.index(j)) * stride;
       std::fill_n(yj, stride, 0.f);
       std::copy_n(conv_.bias.data(), C, yj);
       for (int t = 0; t < conv_.width; ++t) {
@@ -241,8 +259,9 @@ struct Graph {
       for (int32_t e : plan.phi_index) slot.emplace(e / out.C, 0);
       for (auto& [r, s] : slot) s = int(out_rows.size()), out_rows.push_back(r);
       for (int32_t e : plan.phi_index) phi_slot.push_back(slot[e / out.C] * out.Cp + e % out.C);
-      nodes[plan.output.node].need = Rows{out_rows.front(), out_rows.back() + 1}.clip(0, output.length);
-      nodes[plan.output.node].need.first += output.offset, nodes[plan.output.node].need.last += output.offset;
+      Rows need;
+      for (const int r : out_rows) need = need.hull(Rows{r, r + 1});
+      nodes[plan.output.node].need = need.clip(0, output.length).shifted(output.offset);
     }
     for (size_t k = nodes.size() - 1; k >= 1; --k) {
       const Prepared& y = nodes[k];
@@ -251,7 +270,7 @@ struct Graph {
         Rows q = y.node.kind == Node::Kind::dense ? Rows{0, e.length}
                  : windowed(y.node.kind)          ? window_of(y.node, y.need, e.length)
                                                   : y.need.clip(0, e.length);
-        nodes[e.node].need = nodes[e.node].need.hull({q.first + e.offset, q.last + e.offset});
+        nodes[e.node].need = nodes[e.node].need.hull(q.shifted(e.offset));
       }
     }
     nodes[0].need = {0, length};
@@ -268,12 +287,11 @@ struct Graph {
     const Prepared& y = nodes[k];
     Rows r;
     for (const In& e : y.in) {
-      const Rows c = of(e.node);
-      const Rows q = Rows{c.first - e.offset, c.last - e.offset}.clip(0, e.length);
+      const Rows q = of(e.node).shifted(-e.offset).clip(0, e.length);
       if (q.empty()) continue;
       r = r.hull(windowed(y.node.kind) ? reach(y.node, q) : y.node.kind == Node::Kind::dense ? Rows{0, 1} : q);
     }
-    return r.clip(y.need.first, y.need.last);
+    return r.empty() ? Rows{} : y.need.clip(r.first, r.last);
   }
   // Every node's changed rows for a change at position p.
   void changed_by(int p, std::vector<Rows>& changed) const {
@@ -313,17 +331,17 @@ struct Graph {
         const Node& n = y.node;
         const In& e = y.in[0];
         const double Cin = nodes[e.node].C;
-        const Rows q = Rows{changed[e.node].first - e.offset, changed[e.node].last - e.offset}.clip(0, e.length);
+        const Rows q = changed[e.node].shifted(-e.offset).clip(0, e.length);
         const double delta = (e.map.size() + 1.0) * Cin;  // one changed input row's change
         if (y.first) {
-          for (const FirstConv::Tap* t = y.first->begin(p); t != y.first->end(p); ++t) f.incremental += (t->out >= r.first && t->out < r.last) * y.C;
+          for (const FirstConv::Tap* t = y.first->begin(p); t != y.first->end(p); ++t) f.incremental += r.has(t->out) * y.C;
         } else if (n.kind == Node::Kind::conv) {
-          // Input rows a in q reach output j = (a + pad - t * dilation) / stride in r through tap t.
+          // Output j in r reads input row j * stride - shift (in q) through tap t.
           f.incremental += q.size() * delta;
           for (int t = 0; t < n.width; ++t) {
             const int shift = n.pad_left - t * n.dilation;
-            const int lo = std::max(q.first + shift, r.first * n.stride), hi = std::min(q.last + shift, (r.last - 1) * n.stride + 1);
-            if (hi > lo) f.incremental += double(floor_div(hi - 1, n.stride) - floor_div(lo - 1, n.stride)) * 2.0 * Cin * y.C;
+            const Rows j = r.clip(floor_div(q.first + shift - 1, n.stride) + 1, floor_div(q.last - 1 + shift, n.stride) + 1);
+            f.incremental += double(j.size()) * 2.0 * Cin * y.C;
           }
         } else if (n.kind == Node::Kind::dense) {
           f.incremental += q.size() * (delta + 2.0 * Cin * y.C);
@@ -445,37 +463,38 @@ class GraphBlock final : public BlockEvaluator {
     for (int i = 0; i < n_; ++i) {
       if (accepted[i]) continue;
       for (size_t k = 1; k < g_.nodes.size(); ++k) {
-        const Range& r = state_[k].range[i];
-        if (r.base < r.end)
-          std::copy_n(saved(k, i), size_t(r.end - r.base) * g_.nodes[k].Cp, row(k, i, r.base));
+        const Rows r = saved_rows(k, i);
+        if (!r.empty()) std::copy_n(saved(k, i), size_t(r.size()) * g_.nodes[k].Cp, row(k, i, r.first));
       }
-      const Range& r = state_[g_.output.node].range[i];
-      if (call_) write_output(i, {r.base, r.end});
+      if (call_) write_output(i, saved_rows(g_.output.node, i));
     }
   }
 
  private:
-  // Rows [first, last) of a node changed for later nodes; rows [base, end) were saved (saved
-  // row k is row base + k).
+  // Rows [first, last) of a node changed for later nodes; rows [base, end) were saved (on the
+  // node's lattice: saved row k is row base + k * step).
   struct Range {
     int first = 0, last = 0, base = 0, end = 0;
   };
   struct State {
-    std::vector<float> y, saved;  // per chain: rows need.first.. of the node; its saved rows
+    std::vector<float> y, saved;  // per chain: the node's needed rows; its saved rows
     std::vector<Range> range;
   };
 
   float* row(size_t k, int i, int j) {
     const Graph::Prepared& y = g_.nodes[k];
-    return state_[k].y.data() + (size_t(i) * y.need.size() + size_t(j - y.need.first)) * y.Cp;
+    return state_[k].y.data() + (size_t(i) * y.need.size() + size_t(y.need.index(j))) * y.Cp;
   }
   float* saved(size_t k, int i) { return state_[k].saved.data() + size_t(i) * std::max(g_.nodes[k].window, 1) * g_.nodes[k].Cp; }
   // Row j of node k of chain i as it was before this proposal.
   const float* old_row(size_t k, int i, int j) {
-    const Range& r = state_[k].range[i];
-    return j >= r.base && j < r.end ? saved(k, i) + size_t(j - r.base) * g_.nodes[k].Cp : row(k, i, j);
+    const Rows r = saved_rows(k, i);
+    return r.has(j) ? saved(k, i) + size_t(r.index(j)) * g_.nodes[k].Cp : row(k, i, j);
   }
-  Rows changed(size_t k, int i) const { return {state_[k].range[i].first, state_[k].range[i].last}; }
+  Rows changed(size_t k, int i) const {
+    return {state_[k].range[i].first, state_[k].range[i].last, g_.nodes[k].need.step};
+  }
+  Rows saved_rows(size_t k, int i) const { return {state_[k].range[i].base, state_[k].range[i].end, g_.nodes[k].need.step}; }
 
   // The edge's row q for chain i, through its map, into out (the producer's padded width).
   void mapped(const Graph::In& e, int i, int q, float* out) { e.map.apply(row(e.node, i, q + e.offset), out); }
@@ -510,10 +529,10 @@ class GraphBlock final : public BlockEvaluator {
     if (y.first) {  // add each tap's weight change in place, saving the old rows
       const FirstConv::Tap* tap = y.first->begin(m.position);
       const FirstConv::Tap* end = y.first->end(m.position);
-      while (tap != end && tap->out < r.first) ++tap;
-      for (int j = r.first; j < r.last; ++j) {
+      for (int j = r.first; j < r.last; j += r.step) {
         float* rj = row(k, i, j);
-        float* o = old + size_t(j - r.first) * y.Cp;
+        float* o = old + size_t(r.index(j)) * y.Cp;
+        while (tap != end && tap->out < j) ++tap;
         if (tap == end || tap->out != j) {  // a row between taps (stride or dilation): unchanged
           std::copy_n(rj, y.Cp, o);
           continue;
@@ -529,11 +548,10 @@ class GraphBlock final : public BlockEvaluator {
       // Input row a's change reaches output j = (a + pad - t * dilation) / stride through tap t.
       const Graph::In& e = y.in[0];
       const Graph::Prepared& from = g_.nodes[e.node];
-      const Rows c = changed(e.node, i);
-      const Rows q = Rows{c.first - e.offset, c.last - e.offset}.clip(0, e.length);
+      const Rows q = changed(e.node, i).shifted(-e.offset).clip(0, e.length);
       int nonzero = 0;
-      for (int a = q.first; a < q.last; ++a) {
-        float* d = changes_.data() + size_t(a - q.first) * from.Cp;
+      for (int a = q.first; a < q.last; a += q.step) {
+        float* d = changes_.data() + size_t(q.index(a)) * from.Cp;
         change(e, i, a, d);
         for (int ch = 0; ch < from.C; ++ch) nonzero += d[ch] != 0.f;
       }
@@ -541,28 +559,30 @@ class GraphBlock final : public BlockEvaluator {
       const size_t tap = size_t(from.C) * y.Cp;
       if (y.node.stride == 1 && 4 * nonzero >= q.size() * from.C) {  // mostly nonzero: one GEMM per tap
         for (int t = 0; t < y.node.width; ++t) {
+          // Output rows j of r whose input j - shift changed; consecutive ones are r.step apart in both.
           const int shift = y.node.pad_left - t * y.node.dilation;
-          const int lo = std::max(q.first, r.first - shift), hi = std::min(q.last, r.last - shift);
-          if (lo < hi)
-            k_.gemm(changes_.data() + size_t(lo - q.first) * from.Cp, from.Cp, hi - lo, from.C, taps + t * tap, y.Cp,
-                    row(k, i, lo + shift), y.Cp, y.Cp);
+          const Rows out = r.clip(q.first + shift, q.last + shift);
+          if (out.empty()) continue;
+          const size_t lda = size_t(out.size() > 1 ? out.step / q.step : 1) * from.Cp;
+          k_.gemm(changes_.data() + size_t(q.index(out.first - shift)) * from.Cp, lda, out.size(), from.C, taps + t * tap,
+                  y.Cp, row(k, i, out.first), y.Cp, y.Cp);
         }
         trim(k, i);
         return;
       }
-      for (int a = q.first; a < q.last; ++a) {
-        float* d = changes_.data() + size_t(a - q.first) * from.Cp;
+      for (int a = q.first; a < q.last; a += q.step) {
+        float* d = changes_.data() + size_t(q.index(a)) * from.Cp;
         const int nnz = k_.compress_nonzero(d, ch_.data(), from.C);
         if (!nnz) continue;
         for (int t = 0; t < y.node.width; ++t) {
           const int s = a + y.node.pad_left - t * y.node.dilation;
           if (s < 0 || s % y.node.stride) continue;
           const int j = s / y.node.stride;
-          if (j >= r.first && j < r.last) k_.sparse_gemv(d, ch_.data(), nnz, taps + t * tap, y.Cp, row(k, i, j), y.Cp);
+          if (r.has(j)) k_.sparse_gemv(d, ch_.data(), nnz, taps + t * tap, y.Cp, row(k, i, j), y.Cp);
         }
       }
     } else {
-      for (int j = r.first; j < r.last; ++j) recompute_row(k, i, j);
+      for (int j = r.first; j < r.last; j += r.step) recompute_row(k, i, j);
     }
     trim(k, i);
   }
@@ -634,11 +654,11 @@ class GraphBlock final : public BlockEvaluator {
   // Narrow node k's changed rows for chain i to the first and last that differ from the saved ones.
   void trim(size_t k, int i) {
     Range& r = state_[k].range[i];
-    const int Cp = g_.nodes[k].Cp;
+    const int Cp = g_.nodes[k].Cp, step = g_.nodes[k].need.step;
     const float* old = saved(k, i);
-    auto same = [&](int j) { return std::memcmp(row(k, i, j), old + size_t(j - r.base) * Cp, Cp * sizeof(float)) == 0; };
-    while (r.first < r.last && same(r.first)) ++r.first;
-    while (r.last > r.first && same(r.last - 1)) --r.last;
+    auto same = [&](int j) { return std::memcmp(row(k, i, j), old + size_t((j - r.base) / step) * Cp, Cp * sizeof(float)) == 0; };
+    while (r.first < r.last && same(r.first)) r.first += step;
+    while (r.last > r.first && same(r.last - 1)) r.last -= step;
   }
 
   // Row j of a pool or sum, from its inputs' current rows.
@@ -688,23 +708,23 @@ class GraphBlock final : public BlockEvaluator {
       return;
     }
     if (y.node.kind != Node::Kind::conv && y.node.kind != Node::Kind::dense) {
-      for (int j = y.need.first; j < y.need.last; ++j) recompute_row(k, i, j);
+      for (int j = y.need.first; j < y.need.last; j += y.need.step) recompute_row(k, i, j);
       return;
     }
     // The input rows read, through the edge's map, packed to their nonzero entries.
     const Graph::In& e = y.in[0];
     const Graph::Prepared& from = g_.nodes[e.node];
     const Rows q = y.node.kind == Node::Kind::dense ? Rows{0, e.length} : window_of(y.node, y.need, e.length);
-    for (int a = q.first; a < q.last; ++a) {
-      float* act = act_.data() + size_t(a - q.first) * from.Cp;
+    for (int a = q.first; a < q.last; a += q.step) {
+      float* act = act_.data() + size_t(q.index(a)) * from.Cp;
       mapped(e, i, a, act);
-      act_nonzero_[a - q.first] = k_.compress_nonzero(act, act_channel_.data() + size_t(a - q.first) * from.Cp, from.C);
+      act_nonzero_[q.index(a)] = k_.compress_nonzero(act, act_channel_.data() + size_t(q.index(a)) * from.Cp, from.C);
     }
     auto add_row = [&](int a, const float* w, float* out) {
-      const size_t s = size_t(a - q.first) * from.Cp;
-      k_.sparse_gemv(act_.data() + s, act_channel_.data() + s, act_nonzero_[a - q.first], w, y.Cp, out, y.Cp);
+      const size_t s = size_t(q.index(a)) * from.Cp;
+      k_.sparse_gemv(act_.data() + s, act_channel_.data() + s, act_nonzero_[q.index(a)], w, y.Cp, out, y.Cp);
     };
-    for (int j = y.need.first; j < y.need.last; ++j) {
+    for (int j = y.need.first; j < y.need.last; j += y.need.step) {
       float* out = row(k, i, j);
       std::fill_n(out, y.Cp, 0.f);
       std::copy(y.node.bias.begin(), y.node.bias.end(), out);
@@ -725,7 +745,7 @@ class GraphBlock final : public BlockEvaluator {
     const Graph::Prepared& out = g_.nodes[e.node];
     if (call_) {
       float* x = x_tail_.data() + size_t(i) * out.C * out.node.length;
-      for (int j = rows.first; j < rows.last; ++j) {
+      for (int j = rows.first; j < rows.last; j += rows.step) {
         const float* rj = row(e.node, i, j);
         for (int c = 0; c < out.C; ++c) x[g_.tail_pos[size_t(j) * out.C + c]] = rj[c];
       }

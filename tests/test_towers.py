@@ -26,6 +26,8 @@ CASES = {
                                        "incremental: 6 nodes (2 add, 3 conv, 1 dense) updated in the core"),
     "spliceai_like": (lambda: graphs.spliceai_like(L, crop=15), 0, (1, 0), [3, 6],
                       "incremental: 18 nodes (6 add, 12 conv) updated in the core"),
+    "spliceai_like_one_output": (lambda: graphs.spliceai_like(L, crop=15), 0, (1, 0), [5],
+                                 "incremental: 18 nodes (6 add, 12 conv) updated in the core"),
     "profile_head_window": (lambda: graphs.profile_and_counts(L, crop=10), 0, 1, range(8, 13),
                             "incremental: 3 nodes (1 add, 2 conv) updated in the core"),
     "counts_head": (lambda: graphs.profile_and_counts(L, crop=10), 1, None, None,
@@ -110,6 +112,15 @@ def test_updates_match_full_evaluation(case):
     for i in range(2):
         expected = np.linalg.norm(s * (model.phi(res.samples[i], positions) - model.phi(x0[i : i + 1], positions)), axis=1)
         np.testing.assert_allclose(res.distances[i], expected, rtol=1e-4, atol=1e-4)  # float drift only
+
+
+def test_one_output_of_a_dilated_tower_keeps_only_the_rows_it_reads(tmp_path):
+    """At one output position, Phi reads a dilation-2 conv's output only through every second row:
+    the core keeps and updates that lattice, not the interval around it (13, 9, 5 and 1 rows)."""
+    onnx.save(graphs.spliceai_like(L, crop=15), tmp_path / "spliceai.onnx")
+    engine = sm.Model(tmp_path / "spliceai.onnx").engine(L, "cpu", 1, True, [5])
+    kept = [n["rows_kept"] for n in engine.nodes if n["kind"] == "conv 3"]
+    assert kept[-4:] == [7, 5, 3, 1]  # the dilation-2 group's convs
 
 
 @pytest.mark.parametrize("form", ["torchscript", "dynamo", "op"])
