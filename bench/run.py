@@ -11,7 +11,7 @@ seqmaxent's own rows are measured at every kernel level this CPU runs (SEQMAXENT
 processes started here) on the CTCF network with random weights. The `memory` part measures the
 peak memory of `seqmaxent sample` on growing numbers of inputs (results are streamed to HDF5, so
 it must stay flat). Writes results.json and results.md in --out (`--parts` reruns some parts and
-keeps the others; `--networks` reruns those networks and keeps the others). Needs PyTorch
+keeps the others; `--networks`, `--methods` and `--threads` rerun those rows and keep the others). Needs PyTorch
 (pip install 'seqmaxent[torch]').
 """
 
@@ -38,6 +38,7 @@ METHODS = ["seqmaxent", "seqmaxent-full", "seqmaxent-bench", "pytorch", "onnxrun
 KERNEL_METHODS = {"seqmaxent", "seqmaxent-bench"}  # the rows the core's kernel level changes
 SPEED_NETWORKS = [n for n in NETWORKS if n != "ctcf"]  # ctcf_random is the same architecture, from its file
 REPEATS = 3
+LEVELS = ["generic", "avx2", "avx512"]  # kernel levels, lowest first
 LOAD_NETWORK, LOAD_METHODS, LOAD_BUSY = "ctcf_random", ["seqmaxent", "seqmaxent-full", "pytorch"], [0, 1, 2]
 
 
@@ -309,8 +310,12 @@ def main() -> None:
     results = json.loads(saved.read_text()) if saved.exists() else {}  # parts not run this time are kept,
     if results.get("machine") != machine():  # measured on this machine only
         results = {}
-    if "speed" in args.parts:  # networks not run this time are kept
-        rows = [r for r in results.get("speed", []) if r["network"] not in args.networks] + rows
+    if "speed" in args.parts:  # rows not run this time are kept
+        rows = [r for r in results.get("speed", [])
+                if not (r["network"] in args.networks and r["method"] in args.methods and r["threads"] in args.threads)
+                ] + rows
+        rows.sort(key=lambda r: (list(NETWORKS).index(r["network"]), r.get("beta", 0), r["threads"],
+                                 METHODS.index(r["method"]), (LEVELS + [r.get("kernels")]).index(r.get("kernels"))))
     results.update({part: found for part, found in (("speed", rows), ("load", load), ("memory", memory))
                     if part in args.parts}, machine=machine())
     saved.write_text(json.dumps(results, indent=1))

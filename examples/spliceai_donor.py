@@ -2,7 +2,7 @@
 a donor (5' splice site) at the centre of its 10,001-bp input?
 
     pip install '.[keras]' spliceai && python examples/spliceai_donor.py [--out spliceai-example]
-    (about 14 minutes on 2 cores: 1 minute to export, the rest sampling one input)
+    (about 10 minutes on 2 cores: 1 minute to export, the rest sampling one input)
 
 The PyPI package `spliceai` ships the five trained Keras models; this loads `spliceai1.h5`, exports
 it with `seqmaxent.export_keras` (checked against Keras on random sequences) and designs one exon
@@ -29,6 +29,7 @@ from seqmaxent.explain.diagnostics import checked
 from seqmaxent.formatting import position_runs
 from seqmaxent.explain.report import build
 from seqmaxent.io.store import load
+from seqmaxent.sampling.settings import steps_at_cap
 
 LENGTH, CENTRE, REGION = 10_001, 5_001, "4901-5100"
 PPT = "CTAACTTTTCTTTCCTTTTCCCTTTTCAG"  # branch point, polypyrimidine tract, AG
@@ -51,7 +52,8 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", type=Path, default=Path("spliceai-example"))
     p.add_argument("--threads", type=int, default=None)
-    p.add_argument("--steps", type=int, default=2000, help="steps per chain (8 chains)")
+    p.add_argument("--steps", type=int, default=None,
+                   help="steps per chain and round (8 chains; default: from the region's length)")
     args = p.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
@@ -78,19 +80,20 @@ def main() -> None:
     results = args.out / "exon.h5"
     results.unlink(missing_ok=True)
     sampled = time.perf_counter()
-    # d is in donor-vs-neither log-odds units: at beta 8 a change of 0.5 costs a factor e^-4.
-    chains, burn_in = 8, args.steps // 4
-    with tqdm(total=chains * (burn_in + args.steps), unit="step", desc="sampling") as bar:
-        sm.sample_file(model, fasta, results, beta=8.0, units=(2, 0), positions=1, region=REGION, sampler="metropolis",
-                    chains=chains, steps=args.steps, period=args.steps // 100, burn_in=burn_in, max_rounds=1, seed=0,
-                    threads=args.threads, progress=bar.update)
+    # d is in donor-vs-neither log-odds units: at beta 8 a change of 0.5 costs a factor e^-4. The
+    # chains run in rounds until the diagnostics pass over the region (or the round cap).
+    options = dict(units=(2, 0), positions=1, region=REGION, sampler="metropolis", chains=8, steps=args.steps, seed=0,
+                   threads=args.threads)
+    with tqdm(total=steps_at_cap([8.0], options, LENGTH), unit="step", unit_scale=True,
+              desc="sampling (steps at the round cap)") as bar:
+        sm.sample_file(model, fasta, results, beta=8.0, progress=bar.update, **options)
     per_input = time.perf_counter() - sampled
     build([results], args.out / "report.html", match=False)
 
     params, names, h5 = load(results)
     with h5:
         imp = h5["importance"][0]
-        kept, converged = float(h5["kept_class"][0]), bool(h5["converged"][0])
+        kept, converged, rounds = float(h5["kept_class"][0]), bool(h5["converged"][0]), int(h5["rounds"][0])
         rhat, ess_value = checked(h5, 0)
     first, last = (int(v) for v in REGION.split("-"))
     hot = np.flatnonzero(imp >= 0.5) + 1
@@ -103,7 +106,8 @@ def main() -> None:
           f"GT {CENTRE + 1}-{CENTRE + 2}: {bits(slice(CENTRE, CENTRE + 2))} bits")
     print(f"  intron {CENTRE + 30}-{last}: mean {imp[CENTRE + 29:last].mean():.2f} bits; "
           f"exon {first}-{CENTRE - 30}: mean {imp[first - 1:CENTRE - 30].mean():.2f} bits")
-    print(f"\nsampling took {per_input / 60:.1f} min for the input (8 chains x {args.steps:,} steps, "
+    print(f"\nsampling took {per_input / 60:.1f} min for the input ({rounds} round(s), 8 chains x "
+          f"{params['steps']:,} steps in the first, "
           f"{params['threads'] or 'all'} threads); wrote {args.out}/report.html "
           f"({time.perf_counter() - start:.0f} s in all)")
 
