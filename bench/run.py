@@ -11,8 +11,8 @@ seqmaxent's own rows are measured at every kernel level this CPU runs (SEQMAXENT
 processes started here) on the CTCF network with random weights. The `memory` part measures the
 peak memory of `seqmaxent sample` on growing numbers of inputs (results are streamed to HDF5, so
 it must stay flat). Writes results.json and results.md in --out (`--parts` reruns some parts and
-keeps the others; `--networks`, `--methods` and `--threads` rerun those rows and keep the others). Needs PyTorch
-(pip install 'seqmaxent[torch]').
+keeps the others; `--networks`, `--methods` and `--threads` rerun those rows and keep the others).
+Needs PyTorch (pip install 'seqmaxent[torch]').
 """
 
 from __future__ import annotations
@@ -315,7 +315,7 @@ def main() -> None:
                 if not (r["network"] in args.networks and r["method"] in args.methods and r["threads"] in args.threads)
                 ] + rows
         rows.sort(key=lambda r: (list(NETWORKS).index(r["network"]), r.get("beta", 0), r["threads"],
-                                 METHODS.index(r["method"]), (LEVELS + [r.get("kernels")]).index(r.get("kernels"))))
+                                 METHODS.index(r["method"]), LEVELS.index(r["kernels"]) if r.get("kernels") in LEVELS else -1))
     results.update({part: found for part, found in (("speed", rows), ("load", load), ("memory", memory))
                     if part in args.parts}, machine=machine())
     saved.write_text(json.dumps(results, indent=1))

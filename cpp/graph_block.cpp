@@ -656,7 +656,8 @@ class GraphBlock final : public BlockEvaluator {
     Range& r = state_[k].range[i];
     const int Cp = g_.nodes[k].Cp, step = g_.nodes[k].need.step;
     const float* old = saved(k, i);
-    auto same = [&](int j) { return std::memcmp(row(k, i, j), old + size_t((j - r.base) / step) * Cp, Cp * sizeof(float)) == 0; };
+    const Rows kept = saved_rows(k, i);
+    auto same = [&](int j) { return std::memcmp(row(k, i, j), old + size_t(kept.index(j)) * Cp, Cp * sizeof(float)) == 0; };
     while (r.first < r.last && same(r.first)) r.first += step;
     while (r.last > r.first && same(r.last - 1)) r.last -= step;
   }
