@@ -7,6 +7,7 @@ one-hot sequences and refuse (delete the file, raise) an export whose outputs di
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -85,7 +86,9 @@ def export_keras(model, length: int, path: str | Path, opset: int = 17, rtol: fl
     x = _random_onehot(length, "NLC")
     spec = (tf.TensorSpec((None, length, 4), tf.float32, name="x"),)
     tf2onnx.convert.from_keras(model, input_signature=spec, opset=opset, output_path=str(path))
-    expected = model(x, training=False)
+    with warnings.catch_warnings():  # Keras 3 on a model saved with a list of one input: harmless
+        warnings.filterwarnings("ignore", message="The structure of `inputs` doesn't match")
+        expected = model(x, training=False)
     outs = list(expected) if isinstance(expected, (tuple, list)) else [expected]
     _check(path, [np.asarray(o) for o in outs], x, rtol, atol)
     return path
