@@ -213,6 +213,8 @@ struct Graph {
   struct In {
     int node, offset, length;
     Elementwise map;  // padded to the producer's padded channels
+    // The producer's rows `r` as this edge's reader numbers them (row q is the producer's q + offset).
+    Rows read(Rows r) const { return r.shifted(-offset).clip(0, length); }
   };
   struct Prepared {
     const Node& node;
@@ -287,7 +289,7 @@ struct Graph {
     const Prepared& y = nodes[k];
     Rows r;
     for (const In& e : y.in) {
-      const Rows q = of(e.node).shifted(-e.offset).clip(0, e.length);
+      const Rows q = e.read(of(e.node));
       if (q.empty()) continue;
       r = r.hull(windowed(y.node.kind) ? reach(y.node, q) : y.node.kind == Node::Kind::dense ? Rows{0, 1} : q);
     }
@@ -331,7 +333,7 @@ struct Graph {
         const Node& n = y.node;
         const In& e = y.in[0];
         const double Cin = nodes[e.node].C;
-        const Rows q = changed[e.node].shifted(-e.offset).clip(0, e.length);
+        const Rows q = e.read(changed[e.node]);
         const double delta = (e.map.size() + 1.0) * Cin;  // one changed input row's change
         if (y.first) {
           for (const FirstConv::Tap* t = y.first->begin(p); t != y.first->end(p); ++t) f.incremental += r.has(t->out) * y.C;
@@ -548,7 +550,7 @@ class GraphBlock final : public BlockEvaluator {
       // Input row a's change reaches output j = (a + pad - t * dilation) / stride through tap t.
       const Graph::In& e = y.in[0];
       const Graph::Prepared& from = g_.nodes[e.node];
-      const Rows q = changed(e.node, i).shifted(-e.offset).clip(0, e.length);
+      const Rows q = e.read(changed(e.node, i));
       int nonzero = 0;
       for (int a = q.first; a < q.last; a += q.step) {
         float* d = changes_.data() + size_t(q.index(a)) * from.Cp;
@@ -598,8 +600,8 @@ class GraphBlock final : public BlockEvaluator {
       state_[k].range[i] = {r.first, r.last, r.first, r.last};
       if (r.empty()) continue;
       std::copy_n(row(k, i, 0), y.Cp, saved(k, i));
-      const Rows c = changed(e.node, i);
-      for (int q = std::max(c.first - e.offset, 0); q < std::min(c.last - e.offset, e.length); ++q) ++first_[q + 1];
+      const Rows c = e.read(changed(e.node, i));
+      for (int q = c.first; q < c.last; q += c.step) ++first_[q + 1];
     }
     if (e.length == 1) {  // one input row (after a dense layer or a global pool): one GEMM over the chains
       propose_dense_gemm(k);
@@ -608,8 +610,8 @@ class GraphBlock final : public BlockEvaluator {
     for (int q = 0; q < e.length; ++q) first_[q + 1] += first_[q];
     for (int i = 0; i < n_; ++i) {
       if (state_[k].range[i].first >= state_[k].range[i].last) continue;
-      const Rows c = changed(e.node, i);
-      for (int q = std::max(c.first - e.offset, 0); q < std::min(c.last - e.offset, e.length); ++q) by_row_[first_[q]++] = i;
+      const Rows c = e.read(changed(e.node, i));
+      for (int q = c.first; q < c.last; q += c.step) by_row_[first_[q]++] = i;
     }
     for (int q = 0, begin = 0; q < e.length; begin = first_[q++]) {
       const float* wq = y.rows.data() + size_t(q) * Cin * y.Cp;

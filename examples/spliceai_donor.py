@@ -23,9 +23,9 @@ from importlib.util import find_spec
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 import seqmaxent as sm
+from seqmaxent.cli.options import steps_bar
 from seqmaxent.explain.diagnostics import checked
 from seqmaxent.formatting import position_runs
 from seqmaxent.explain.report import build
@@ -87,8 +87,7 @@ def main() -> None:
     # region; SpliceAI's needs a fifth round (one more than the default cap) to get there.
     options = dict(units=(2, 0), positions=1, region=REGION, sampler="metropolis", chains=8, steps=args.steps,
                    max_rounds=5, seed=0, threads=args.threads)
-    with tqdm(total=steps_at_cap([8.0], options, LENGTH), unit="step", unit_scale=True,
-              desc="sampling (steps at the round cap)") as bar:
+    with steps_bar(steps_at_cap([8.0], options, LENGTH)) as bar:
         sm.sample_file(model, fasta, results, beta=8.0, progress=bar.update, **options)
     per_input = time.perf_counter() - sampled
     build([results], args.out / "report.html", match=False)
